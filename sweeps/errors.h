@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace plascale {
 
@@ -20,6 +21,23 @@ enum ExitCode : int {
 class InputError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// Bad spec file (sweep or RunSpec YAML): every problem found in one pass, each line
+// "file:line:column: what is wrong; allowed: ...", in order of position.
+class SpecError : public InputError {
+ public:
+  explicit SpecError(std::vector<std::string> errors)
+      : InputError(summary(errors)), errors_(std::move(errors)) {}
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
+  static std::string summary(const std::vector<std::string>& errors) {
+    std::string text = errors.size() == 1 ? "" : std::to_string(errors.size()) + " errors:\n";
+    for (size_t i = 0; i < errors.size(); ++i) text += (i ? "\n" : "") + errors[i];
+    return text;
+  }
+  std::vector<std::string> errors_;
 };
 
 }  // namespace plascale

@@ -20,6 +20,8 @@ struct ModelConfig {
   int context = 0;      // sequence length and number of learned positions
   int vocab = 0;
   int mlp_hidden = 0;   // MLP width; the sweep defaults it to 4 * d_model
+
+  friend bool operator==(const ModelConfig&, const ModelConfig&) = default;
 };
 
 // Non-embedding parameters: per layer 4d^2+4d (attention) + 2dh+h+d (MLP) + 4d (two
@@ -36,6 +38,8 @@ struct DataSource {
   std::vector<std::string> train_files;  // shards: llm.c .bin files; text: raw files read as bytes
   std::vector<std::string> val_files;    // held-out files; empty = hold out the tail of train_files
   int language = 0;                      // synthetic: which language of the generator
+
+  friend bool operator==(const DataSource&, const DataSource&) = default;
 };
 
 // The seeded synthetic multi-language generator shared by all synthetic sources.
@@ -43,6 +47,8 @@ struct SyntheticConfig {
   uint64_t seed = 0;   // defines the languages themselves (not the run's seed)
   int order = 2;       // Markov order of each language
   int branching = 8;   // likely successors per context; lower = easier to learn
+
+  friend bool operator==(const SyntheticConfig&, const SyntheticConfig&) = default;
 };
 
 enum class ScheduleKind { continual, stationary };
@@ -54,6 +60,8 @@ struct Schedule {
   int cycles = 1;                  // continual: passes through `order` (the budget may stop earlier)
   bool reset_optimizer = true;     // continual: fresh AdamW state and warmup restart per task
   std::vector<std::pair<std::string, double>> weights;  // stationary: mixture weights by source
+
+  friend bool operator==(const Schedule&, const Schedule&) = default;
 };
 
 struct ProbeConfig {
@@ -66,6 +74,8 @@ struct ProbeConfig {
   int every_tasks = 0;          // continual: probe after every this many tasks (0 = off)
   bool at_start = true;         // probe the initialisation too (token 0)
   bool scratch_baseline = true; // once per run: the same probe on a fresh initialisation
+
+  friend bool operator==(const ProbeConfig&, const ProbeConfig&) = default;
 };
 
 enum class LrSchedule { constant, cosine };
@@ -85,6 +95,8 @@ struct TrainingConfig {
   double grad_clip = 1.0;         // global-norm clip; 0 = off
   Precision precision = Precision::fp32;
   Backend backend = Backend::cpu;
+
+  friend bool operator==(const TrainingConfig&, const TrainingConfig&) = default;
 };
 
 struct DiagnosticsConfig {
@@ -95,6 +107,8 @@ struct DiagnosticsConfig {
   double lazy_fraction = 0.9;       // head is lazy if H > lazy_fraction * H_max
   double collapsed_fraction = 0.1;  // head is collapsed if H < collapsed_fraction * H_max
   int sample_sequences = 8;         // probe-source sequences for dormant/entropy/effective rank
+
+  friend bool operator==(const DiagnosticsConfig&, const DiagnosticsConfig&) = default;
 };
 
 // A strategy parameter: a number, a switch, a word or a list of words (e.g. tensor groups).
@@ -103,11 +117,15 @@ using ParamValue = std::variant<double, bool, std::string, std::vector<std::stri
 struct Strategy {
   std::string kind;                          // continual_backprop, redo, shrink_perturb, ...
   std::map<std::string, ParamValue> params;  // every parameter, defaults filled in
+
+  friend bool operator==(const Strategy&, const Strategy&) = default;
 };
 
 struct Mitigation {
   std::string name;                  // label from the sweep; not part of the run id
   std::vector<Strategy> strategies;  // applied together; empty = none
+
+  friend bool operator==(const Mitigation&, const Mitigation&) = default;
 };
 
 // Scheduling resources: where and how long, never what is computed.
@@ -115,6 +133,8 @@ struct Resources {
   int gpus = 0;             // GPUs per run; 0 = CPU
   int cpus = 0;             // threads per run; 0 = the worker's share of the cores
   std::string time_limit;   // Slurm-style "HH:MM:SS", empty = none
+
+  friend bool operator==(const Resources&, const Resources&) = default;
 };
 
 struct RunSpec {
@@ -132,10 +152,14 @@ struct RunSpec {
   DiagnosticsConfig diagnostics;
   int64_t checkpoint_every_tokens = 0;  // 0 = only on signals and at the end
   Resources resources;
+
+  // Every field, labels and id included (canonical_form() is the content comparison).
+  friend bool operator==(const RunSpec&, const RunSpec&) = default;
 };
 
 // Canonical text of every field that changes the computation, in a fixed order with
-// exactly printed numbers. Labels (names) and resources are left out.
+// exactly printed numbers. Labels (names), resources and the checkpoint cadence are left
+// out, and so are the settings of a disabled probe. docs/sweep-spec.md "Run identity".
 std::string canonical_form(const RunSpec& spec);
 // First 12 hex digits of a 64-bit hash of canonical_form().
 std::string run_id(const RunSpec& spec);
