@@ -1,0 +1,190 @@
+// `plascale train RUNSPEC.yaml --out DIR` or `plascale train --run ID (--sweep SWEEP.yaml |
+// --default) [--out DIR]`: trains one run alone (worker/trainer.h), continuing from DIR's
+// checkpoint if it has one. Exit codes (docs/cli.md): 0 done, 2 bad input, 3 stopped by
+// SIGTERM/SIGUSR1 after checkpointing (run the same command again), 4 diverged.
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+#include "storage/layout.h"
+#include "sweeps/errors.h"
+#include "sweeps/expand.h"
+#include "sweeps/runspec_yaml.h"
+#include "sweeps/spec_reader.h"
+#include "sweeps/sweep.h"
+#include "worker/trainer.h"
+
+namespace plascale {
+
+namespace {
+
+struct TrainCommandOptions {
+  std::string runspec_path;
+  std::string run;
+  std::string sweep_path;
+  bool use_default = false;
+  std::string out;
+  int threads = 0;
+  int64_t stop_after_tokens = 0;
+};
+
+// The run's spec and where it trains.
+struct ChosenRun {
+  RunSpec spec;
+  std::filesystem::path out_dir;
+};
+
+std::string near_ids(const std::vector<RunSpec>& runs, const std::string& id) {
+  std::vector<std::pair<int, std::string>> by_distance;
+  for (const RunSpec& run : runs) by_distance.emplace_back(edit_distance(id, run.id), run.id);
+  std::sort(by_distance.begin(), by_distance.end());
+  std::vector<std::string> nearest;
+  for (size_t index = 0; index < std::min<size_t>(5, by_distance.size()); ++index) {
+    nearest.push_back(by_distance[index].second);
+  }
+  return join(nearest);
+}
+
+ChosenRun choose_run(const TrainCommandOptions& options) {
+  const bool from_sweep = !options.sweep_path.empty() || options.use_default;
+  if (!options.runspec_path.empty()) {
+    if (from_sweep || !options.run.empty()) {
+      throw InputError("train: give either a RunSpec file or --run ID with --sweep/--default, not both");
+    }
+    if (options.out.empty()) throw InputError("train: --out DIR is required with a RunSpec file");
+    return {load_runspec(options.runspec_path), options.out};
+  }
+  if (options.run.empty() || !from_sweep || (!options.sweep_path.empty() && options.use_default)) {
+    throw InputError("train: give a RunSpec file, or --run ID with exactly one of --sweep SWEEP.yaml and --default");
+  }
+  Sweep sweep = options.use_default ? load_default_sweep() : load_sweep(options.sweep_path);
+  std::vector<RunSpec> runs = expand_sweep(sweep);
+  auto found = std::find_if(runs.begin(), runs.end(), [&](const RunSpec& run) { return run.id == options.run; });
+  if (found == runs.end()) {
+    throw InputError(fmt::format("--run: no run '{}' in sweep '{}' ({} runs; nearest ids: {}); "
+                                 "`plascale plan` lists them",
+                                 options.run, sweep.name, runs.size(), near_ids(runs, options.run)));
+  }
+  std::filesystem::path out_dir =
+      options.out.empty() ? run_dir_path(sweep.output_study, found->id) : std::filesystem::path(options.out);
+  return {*found, out_dir};
+}
+
+std::string clock_text(double seconds) {
+  const auto total = static_cast<int64_t>(std::max(0.0, seconds) + 0.5);
+  return fmt::format("{}:{:02}:{:02}", total / 3600, total / 60 % 60, total % 60);
+}
+
+// A \r-updated line on a terminal, a plain line every kLogEverySeconds otherwise.
+class ProgressDisplay {
+ public:
+  explicit ProgressDisplay(bool terminal) : terminal_(terminal), start_(Clock::now()), last_(start_) {}
+
+  void update(const TrainProgress& progress) {
+    const auto now = Clock::now();
+    const bool last_step = progress.step == progress.total_steps;
+    const double since = std::chrono::duration<double>(now - last_).count();
+    if (!last_step && since < (terminal_ ? kRedrawSeconds : kLogEverySeconds)) return;
+    last_ = now;
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double rate = static_cast<double>(progress.tokens - progress.start_tokens) / std::max(elapsed, 1e-9);
+    const double eta = rate > 0 ? static_cast<double>(progress.total_tokens - progress.tokens) / rate : 0;
+    std::string line = fmt::format("tokens {}/{} ({:.1f}%)  {:.0f} tokens/s  loss {:.4f}  ETA {}", progress.tokens,
+                                   progress.total_tokens,
+                                   100.0 * static_cast<double>(progress.tokens) /
+                                       static_cast<double>(std::max<int64_t>(progress.total_tokens, 1)),
+                                   rate, progress.loss, clock_text(eta));
+    if (terminal_) {
+      fmt::print("\r\033[K{}", line);
+      drawn_ = true;
+    } else {
+      fmt::print("{}\n", line);
+    }
+    std::fflush(stdout);
+  }
+
+  void event(const std::string& text) {
+    fmt::print("{}{}\n", terminal_ && drawn_ ? "\r\033[K" : "", text);
+    drawn_ = false;
+    std::fflush(stdout);
+  }
+
+  void finish() {
+    if (terminal_ && drawn_) fmt::print("\n");
+    drawn_ = false;
+    std::fflush(stdout);
+  }
+
+  double elapsed() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  static constexpr double kRedrawSeconds = 0.1;
+  static constexpr double kLogEverySeconds = 10.0;
+  bool terminal_;
+  bool drawn_ = false;
+  Clock::time_point start_;
+  Clock::time_point last_;
+};
+
+int train(const TrainCommandOptions& options) {
+  ChosenRun chosen = choose_run(options);
+  ProgressDisplay display(::isatty(STDOUT_FILENO) != 0);
+  TrainOptions train_options;
+  train_options.out_dir = chosen.out_dir;
+  train_options.spec_yaml = runspec_to_yaml(chosen.spec);
+  train_options.threads = options.threads;
+  train_options.stop_after_tokens = options.stop_after_tokens;
+  train_options.on_progress = [&](const TrainProgress& progress) { display.update(progress); };
+  train_options.on_event = [&](const std::string& text) { display.event(text); };
+  display.event(fmt::format("run {} ({} layers, d_model {}, {} tokens) into {}", chosen.spec.id,
+                            chosen.spec.model.layers, chosen.spec.model.d_model, chosen.spec.token_budget,
+                            chosen.out_dir.string()));
+  TrainResult result = train_run(chosen.spec, train_options);
+  display.finish();
+  switch (result.outcome) {
+    case TrainOutcome::completed:
+      display.event(fmt::format("done: {} tokens, {} steps, {:.1f} s (training {:.1f} s, diagnostics {:.1f} s, "
+                                "probes {:.1f} s, checkpoints {:.1f} s); {}",
+                                result.tokens, result.steps, display.elapsed(), result.train_seconds,
+                                result.diagnostics_seconds, result.probe_seconds, result.checkpoint_seconds,
+                                (chosen.out_dir / "run.h5").string()));
+      return kExitOk;
+    case TrainOutcome::stopped:
+      return kExitResubmit;
+    case TrainOutcome::diverged:
+      return kExitDiverged;
+  }
+  return kExitFailure;
+}
+
+}  // namespace
+
+void register_train(CLI::App& app, CommandResult& result) {
+  auto options = std::make_shared<TrainCommandOptions>();
+  CLI::App* command = app.add_subcommand(
+      "train", "Train one run alone (continues from the checkpoint in --out if there is one)");
+  command->add_option("runspec", options->runspec_path, "RunSpec YAML file (docs/sweep-spec.md)");
+  command->add_option("--run", options->run, "Run id of a sweep's run (see `plascale plan`)");
+  command->add_option("--sweep", options->sweep_path, "Sweep YAML file holding --run");
+  command->add_flag("--default", options->use_default, "Take --run from the built-in example sweep");
+  command->add_option("--out", options->out,
+                      "Run directory for run.h5 and ckpt/ (default with a sweep: STUDY/runs/<id>)");
+  command->add_option("--threads", options->threads, "CPU threads (0 = all cores)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command->add_option("--stop-after-tokens", options->stop_after_tokens,
+                      "Stop as SIGTERM would once this many tokens are trained: checkpoint, exit 3 (0 = never)")
+      ->check(CLI::NonNegativeNumber);
+  command->callback([&result, options] { result.run = [options] { return train(*options); }; });
+}
+
+}  // namespace plascale
