@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_common.h"
 #include "fitting/chinchilla.h"
 #include "fitting/csv.h"
 #include "fitting/parallel.h"
@@ -27,11 +28,8 @@ using namespace plascale::fitting;
 
 namespace {
 
-double median(std::vector<double> values) { return quantile(std::move(values), 0.5); }
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
+using plascale::bench::median;
+using plascale::bench::seconds_since;
 
 // The number after "key": in one JSON line printed by the Python peer.
 double json_field(const std::string& line, const std::string& key) {

@@ -20,9 +20,13 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_common.h"
 #include "storage/study.h"
 
 namespace {
+
+using plascale::bench::median;
+using plascale::bench::seconds_since;
 
 using plascale::RunAttributes;
 using plascale::RunFileWriter;
@@ -31,16 +35,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kBatchRows = 1024;
 constexpr int64_t kChunkRows = 1024;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t mid = values.size() / 2;
-  return values.size() % 2 == 1 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
-}
 
 // Runs the h5py peer and returns the seconds it reports.
 double run_peer(const std::string& arguments) {

@@ -7,6 +7,7 @@
 // Each side reports the median of its repeats. The point of the numbers: the data path
 // must never be what a training step waits for.
 
+#include "bench/bench_common.h"
 #include "worker/data/synthetic.h"
 #include "worker/data/token_file.h"
 #include "worker/rng.h"
@@ -30,26 +31,11 @@
 namespace plascale {
 namespace {
 
+using bench::median;
+using bench::seconds_since;
+using bench::cpu_model;
+
 namespace fs = std::filesystem;
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::string cpu_model() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown CPU";
-}
 
 template <typename T>
 void write_array(const fs::path& path, const std::vector<T>& values) {

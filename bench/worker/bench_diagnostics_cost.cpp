@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_common.h"
 #include "sweeps/expand.h"
 #include "sweeps/sweep.h"
 #include "worker/trainer.h"
@@ -26,20 +27,8 @@
 namespace plascale {
 namespace {
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
-std::string cpu_model() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown CPU";
-}
+using bench::median;
+using bench::cpu_model;
 
 struct Costs {
   double step = 0, row = 0, probe = 0, checkpoint = 0;  // seconds per event

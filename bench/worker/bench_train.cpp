@@ -8,6 +8,7 @@
 // FLOP convention (llm.c): 6 * N + 6 * layers * context * d_model per token, N = all
 // parameters (the tied embedding counted once; the output head's matmul is in 6N).
 
+#include "bench/bench_common.h"
 #include "worker/cpu_backend.h"
 #include "worker/rng.h"
 
@@ -26,30 +27,15 @@
 namespace plascale {
 namespace {
 
+using bench::median;
+using bench::seconds_since;
+using bench::cpu_model;
+
 struct BenchModel {
   std::string name;
   ModelConfig model;
   int sequences = 0;  // per step; tokens per step = sequences * context
 };
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
-std::string cpu_model() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown CPU";
-}
 
 // Median GFLOP/s of a square sgemm, the practical peak the model's matmuls can approach.
 double sgemm_peak_gflops(int threads, int size, int repeats) {
