@@ -2,6 +2,11 @@
 // --default) [--out DIR]`: trains one run alone (worker/trainer.h), continuing from DIR's
 // checkpoint if it has one. Exit codes (docs/cli.md): 0 done, 2 bad input, 3 stopped by
 // SIGTERM/SIGUSR1 after checkpointing (run the same command again), 4 diverged.
+//
+// A run taken from a sweep without --out trains into the sweep's study, STUDY/runs/<id>, and
+// is recorded in STUDY/study.h5 (registered, its status kept, merged when done) so that
+// `plascale status` and `plascale fit` see it. This process is then study.h5's writer for the
+// moments it updates it: train such runs one after another, not side by side.
 
 #include <fmt/core.h>
 #include <unistd.h>
@@ -15,6 +20,7 @@
 
 #include "app/commands.h"
 #include "storage/layout.h"
+#include "storage/study.h"
 #include "sweeps/errors.h"
 #include "sweeps/expand.h"
 #include "sweeps/runspec_yaml.h"
@@ -40,6 +46,8 @@ struct TrainCommandOptions {
 struct ChosenRun {
   RunSpec spec;
   std::filesystem::path out_dir;
+  std::filesystem::path study_dir;  // set when the run is recorded in its sweep's study
+  std::string sweep_yaml;           // that sweep's text, to create the study
 };
 
 std::string near_ids(const std::vector<RunSpec>& runs, const std::string& id) {
@@ -60,7 +68,7 @@ ChosenRun choose_run(const TrainCommandOptions& options) {
       throw InputError("train: give either a RunSpec file or --run ID with --sweep/--default, not both");
     }
     if (options.out.empty()) throw InputError("train: --out DIR is required with a RunSpec file");
-    return {load_runspec(options.runspec_path), options.out};
+    return {load_runspec(options.runspec_path), options.out, {}, {}};
   }
   if (options.run.empty() || !from_sweep || (!options.sweep_path.empty() && options.use_default)) {
     throw InputError("train: give a RunSpec file, or --run ID with exactly one of --sweep SWEEP.yaml and --default");
@@ -73,9 +81,8 @@ ChosenRun choose_run(const TrainCommandOptions& options) {
                                  "`plascale plan` lists them",
                                  options.run, sweep.name, runs.size(), near_ids(runs, options.run)));
   }
-  std::filesystem::path out_dir =
-      options.out.empty() ? run_dir_path(sweep.output_study, found->id) : std::filesystem::path(options.out);
-  return {*found, out_dir};
+  if (!options.out.empty()) return {*found, options.out, {}, {}};
+  return {*found, run_dir_path(sweep.output_study, found->id), sweep.output_study, sweep.text};
 }
 
 std::string clock_text(double seconds) {
@@ -135,6 +142,36 @@ class ProgressDisplay {
   Clock::time_point last_;
 };
 
+// The run's entry in study.h5, kept by this process when no coordinator runs the study.
+class StudyRecord {
+ public:
+  StudyRecord(const ChosenRun& chosen, const std::string& spec_yaml) : chosen_(chosen) {
+    if (chosen.study_dir.empty()) return;
+    if (!std::filesystem::exists(study_file_path(chosen.study_dir))) {
+      StudyWriter::create(chosen.study_dir, chosen.sweep_yaml, sweep_hash(chosen.sweep_yaml));
+    } else {
+      for (const RunInfo& run : StudyReader(chosen.study_dir).runs()) {
+        if (run.attributes.id == chosen.spec.id) attempts_ = run.attributes.attempts;
+      }
+    }
+    ++attempts_;
+    StudyWriter study = StudyWriter::open(chosen.study_dir);
+    study.register_run(run_attributes(chosen.spec, spec_yaml));
+    study.set_status(chosen.spec.id, RunStatus::running, attempts_);
+  }
+
+  void finish(RunStatus status, const std::string& error = "") {
+    if (chosen_.study_dir.empty()) return;
+    StudyWriter study = StudyWriter::open(chosen_.study_dir);
+    study.set_status(chosen_.spec.id, status, attempts_, error);
+    if (status == RunStatus::done) study.merge_run(chosen_.spec.id);
+  }
+
+ private:
+  const ChosenRun& chosen_;
+  int64_t attempts_ = 0;
+};
+
 int train(const TrainCommandOptions& options) {
   ChosenRun chosen = choose_run(options);
   ProgressDisplay display(::isatty(STDOUT_FILENO) != 0);
@@ -148,7 +185,14 @@ int train(const TrainCommandOptions& options) {
   display.event(fmt::format("run {} ({} layers, d_model {}, {} tokens) into {}", chosen.spec.id,
                             chosen.spec.model.layers, chosen.spec.model.d_model, chosen.spec.token_budget,
                             chosen.out_dir.string()));
-  TrainResult result = train_run(chosen.spec, train_options);
+  StudyRecord record(chosen, train_options.spec_yaml);
+  TrainResult result;
+  try {
+    result = train_run(chosen.spec, train_options);
+  } catch (const std::exception& error) {
+    record.finish(RunStatus::failed, error.what());
+    throw;
+  }
   display.finish();
   switch (result.outcome) {
     case TrainOutcome::completed:
@@ -157,10 +201,13 @@ int train(const TrainCommandOptions& options) {
                                 result.tokens, result.steps, display.elapsed(), result.train_seconds,
                                 result.diagnostics_seconds, result.probe_seconds, result.checkpoint_seconds,
                                 (chosen.out_dir / "run.h5").string()));
+      record.finish(RunStatus::done);
       return kExitOk;
     case TrainOutcome::stopped:
+      record.finish(RunStatus::pending);
       return kExitResubmit;
     case TrainOutcome::diverged:
+      record.finish(RunStatus::diverged, "loss became NaN or infinite");
       return kExitDiverged;
   }
   return kExitFailure;

@@ -47,19 +47,6 @@ class ScopeTimer {
   std::chrono::steady_clock::time_point start_;
 };
 
-RunAttributes run_attributes(const RunSpec& spec, const std::string& spec_yaml) {
-  RunAttributes run;
-  run.id = spec.id;
-  run.size = spec.model.size_name;
-  run.n_params_nonembedding = nonembedding_params(spec.model);
-  run.n_params_total = total_params(spec.model);
-  run.token_budget = spec.token_budget;
-  run.mitigation = spec.mitigation.name.empty() ? "none" : spec.mitigation.name;
-  run.seed = spec.seed;
-  run.status = RunStatus::running;
-  run.spec_yaml = spec_yaml;
-  return run;
-}
 
 // Mitigations are not implemented in the engine yet: training such a run as a baseline would
 // record wrong data under the mitigation's name, so it is refused.
@@ -387,6 +374,20 @@ class Trainer {
 };
 
 }  // namespace
+
+RunAttributes run_attributes(const RunSpec& spec, const std::string& spec_yaml) {
+  RunAttributes run;
+  run.id = spec.id;
+  run.size = spec.model.size_name;
+  run.n_params_nonembedding = nonembedding_params(spec.model);
+  run.n_params_total = total_params(spec.model);
+  run.token_budget = spec.token_budget;
+  run.mitigation = spec.mitigation.name.empty() ? "none" : spec.mitigation.name;
+  run.seed = spec.seed;
+  run.status = RunStatus::running;
+  run.spec_yaml = spec_yaml;
+  return run;
+}
 
 TrainResult train_run(const RunSpec& spec, const TrainOptions& options) {
   install_stop_signal_handlers();  // before opening data, so an early SIGTERM is not fatal

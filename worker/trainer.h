@@ -25,6 +25,7 @@
 #include <functional>
 #include <string>
 
+#include "storage/run_file.h"
 #include "sweeps/run_spec.h"
 
 namespace plascale {
@@ -79,5 +80,8 @@ struct TrainResult {
 // Throws InputError for bad data files, a run directory holding another run's checkpoint, or
 // a mitigation strategy (not implemented in the engine yet).
 TrainResult train_run(const RunSpec& spec, const TrainOptions& options);
+
+// The attributes a run is recorded under (run.h5 and study.h5), status `running`.
+RunAttributes run_attributes(const RunSpec& spec, const std::string& spec_yaml);
 
 }  // namespace plascale

@@ -121,6 +121,52 @@ TEST(TrainCommand, MissingOutIsExitTwo) {
   EXPECT_NE(read_text(dir / "stderr.txt").find("--out"), std::string::npos);
 }
 
+// A small sweep: one tiny run, two 512-token tasks, probed at the start and after each task.
+constexpr const char* kTinySweep = R"(name: recorded
+model: {context: 16, vocab: 64}
+sizes: [{name: tiny, layers: 2, d_model: 32, heads: 2}]
+data:
+  synthetic: {seed: 3, order: 2, branching: 4}
+  sources:
+    - {name: a, kind: synthetic, language: 0}
+    - {name: b, kind: synthetic, language: 1}
+    - {name: p, kind: synthetic, language: 2}
+  schedule: {kind: continual, order: [a, b], tokens_per_task: 512, cycles: 1}
+probe: {source: p, steps: 4, eval_interval: 2, eval_sequences: 4, every_tasks: 1}
+training: {lr: 3e-3, batch_tokens: 64}
+diagnostics: {every_tokens: 256, sample_sequences: 4}
+mitigations: [none]
+seeds: [0]
+output: {study: study}
+)";
+
+TEST(TrainCommand, RunFromASweepIsRecordedInTheSweepsStudy) {
+  fs::path dir = fresh_test_dir("train_command_records_study");
+  fs::path sweep_file = dir / "sweep.yaml";
+  std::ofstream(sweep_file) << kTinySweep;
+  std::vector<RunSpec> runs = expand_sweep(load_sweep(sweep_file));
+  ASSERT_EQ(runs.size(), 1u);
+  const std::string id = runs[0].id;
+  const std::vector<std::string> args{"train", "--sweep", sweep_file.string(), "--run", id, "--threads", "1"};
+
+  ASSERT_EQ(run_plascale(args, dir), 0) << read_text(dir / "stderr.txt");
+  {
+    StudyReader study(dir / "study");
+    RunInfo run = study.run(id);
+    EXPECT_EQ(run.attributes.status, RunStatus::done);
+    EXPECT_EQ(run.attributes.attempts, 1);
+    EXPECT_TRUE(run.merged);
+    EXPECT_EQ(run.last_tokens, 1024);
+    EXPECT_EQ(study.read_probe(id).probes(), 3);  // at the start and after each task
+  }
+  // Training it again finds it complete: one more attempt, the same data.
+  ASSERT_EQ(run_plascale(args, dir), 0) << read_text(dir / "stderr.txt");
+  StudyReader study(dir / "study");
+  EXPECT_EQ(study.run(id).attributes.attempts, 2);
+  EXPECT_EQ(study.run(id).attributes.status, RunStatus::done);
+  EXPECT_EQ(study.read_trajectory(id).points(), 5);  // tokens 0, 256, 512, 768, 1024
+}
+
 // A run long enough to interrupt (512 steps), trained straight once; the runs under test
 // are interrupted by a signal and then completed by the same command.
 class InterruptedTrainCommand : public ::testing::Test {
