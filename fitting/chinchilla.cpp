@@ -3,11 +3,13 @@
 #include <ceres/ceres.h>
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 
+#include "fitting/csv.h"
 #include "fitting/least_squares.h"
 #include "fitting/parallel.h"
 #include "fitting/statistics.h"
@@ -248,6 +250,18 @@ FitSummary analyse_chinchilla(std::span<const ChinchillaPoint> points, const Chi
     summary.params.push_back(t_estimate(names[p], theta[p], se, logs[p], t));
   }
   return summary;
+}
+
+std::vector<ChinchillaPoint> epoch_chinchilla_points(const std::string& csv_path) {
+  CsvTable table = read_csv(csv_path);
+  std::vector<double> params = numeric_column(table, "Model Size", Domain::positive);
+  std::vector<double> flops = numeric_column(table, "Training FLOP", Domain::positive);
+  std::vector<double> loss = numeric_column(table, "loss", Domain::positive);
+  std::vector<ChinchillaPoint> points;
+  for (size_t i = 0; i < params.size(); ++i) points.push_back({params[i], flops[i] / (6.0 * params[i]), loss[i]});
+  std::stable_sort(points.begin(), points.end(), [](const auto& l, const auto& r) { return l.loss < r.loss; });
+  points.resize(points.size() > 5 ? points.size() - 5 : 0);
+  return points;
 }
 
 }  // namespace plascale::fitting

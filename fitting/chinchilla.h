@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "fitting/summary.h"
@@ -49,6 +50,11 @@ struct ChinchillaFit {
   int best_start = -1;
   double predict(double params, double tokens) const;  // L(N, D)
 };
+
+// Epoch AI's replication data (REFERENCES.md section 3): the points of a CSV with columns
+// `Model Size`, `Training FLOP` and `loss`, D = FLOPs / (6 N), less the five highest-loss
+// points as Epoch drops them (245 rows -> 240 points).
+std::vector<ChinchillaPoint> epoch_chinchilla_points(const std::string& csv_path);
 
 // The minimised objective at `fit`: sum_i Huber_delta(log-space residual_i).
 double chinchilla_objective(std::span<const ChinchillaPoint> points, const ChinchillaFit& fit, double huber_delta);

@@ -20,7 +20,6 @@
 
 #include "bench/bench_common.h"
 #include "fitting/chinchilla.h"
-#include "fitting/csv.h"
 #include "fitting/parallel.h"
 #include "fitting/statistics.h"
 
@@ -48,14 +47,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
   }
   const std::string csv = std::string(PLASCALE_SOURCE_DIR) + "/../shared/data/chinchilla_svg_extracted.csv";
-  CsvTable table = read_csv(csv);
-  std::vector<double> params = numeric_column(table, "Model Size", Domain::positive);
-  std::vector<double> flops = numeric_column(table, "Training FLOP", Domain::positive);
-  std::vector<double> loss = numeric_column(table, "loss", Domain::positive);
-  std::vector<ChinchillaPoint> points;
-  for (size_t i = 0; i < params.size(); ++i) points.push_back({params[i], flops[i] / (6.0 * params[i]), loss[i]});
-  std::stable_sort(points.begin(), points.end(), [](auto& l, auto& r) { return l.loss < r.loss; });
-  points.resize(points.size() - 5);
+  const std::vector<ChinchillaPoint> points = epoch_chinchilla_points(csv);
 
   ChinchillaOptions options;
   options.threads = threads;

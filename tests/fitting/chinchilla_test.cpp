@@ -8,22 +8,12 @@
 #include <string>
 
 #include "fitting/chinchilla.h"
-#include "fitting/csv.h"
 
 namespace plascale::fitting {
 namespace {
 
 std::vector<ChinchillaPoint> epoch_points() {
-  CsvTable table = read_csv(std::string(PLASCALE_SOURCE_DIR) + "/../shared/data/chinchilla_svg_extracted.csv");
-  std::vector<double> params = numeric_column(table, "Model Size", Domain::positive);
-  std::vector<double> flops = numeric_column(table, "Training FLOP", Domain::positive);
-  std::vector<double> loss = numeric_column(table, "loss", Domain::positive);
-  std::vector<ChinchillaPoint> points;
-  for (size_t i = 0; i < params.size(); ++i) points.push_back({params[i], flops[i] / (6.0 * params[i]), loss[i]});
-  // Epoch drops the five highest-loss points.
-  std::sort(points.begin(), points.end(), [](auto& l, auto& r) { return l.loss < r.loss; });
-  points.resize(points.size() - 5);
-  return points;
+  return epoch_chinchilla_points(std::string(PLASCALE_SOURCE_DIR) + "/../shared/data/chinchilla_svg_extracted.csv");
 }
 
 TEST(Chinchilla, GridFitReproducesEpochWithinOnePercent) {
