@@ -150,9 +150,8 @@ class StudyRecord {
     if (!std::filesystem::exists(study_file_path(chosen.study_dir))) {
       StudyWriter::create(chosen.study_dir, chosen.sweep_yaml, sweep_hash(chosen.sweep_yaml));
     } else {
-      for (const RunInfo& run : StudyReader(chosen.study_dir).runs()) {
-        if (run.attributes.id == chosen.spec.id) attempts_ = run.attributes.attempts;
-      }
+      StudyReader study(chosen.study_dir);
+      if (study.has_run(chosen.spec.id)) attempts_ = study.run(chosen.spec.id).attributes.attempts;
     }
     ++attempts_;
     StudyWriter study = StudyWriter::open(chosen.study_dir);

@@ -175,8 +175,12 @@ struct StudyReader::State {
   h5::Handle runs;
   StudyInfo info;
 
+  bool has_run(const std::string& run_id) const {
+    return !run_id.empty() && run_id.find('/') == std::string::npos && h5::link_exists(runs, run_id);
+  }
+
   h5::Handle open_run(const std::string& run_id) const {
-    if (run_id.empty() || run_id.find('/') != std::string::npos || !h5::link_exists(runs, run_id))
+    if (!has_run(run_id))
       throw InputError(fmt::format("{}: the study has no run '{}'", file_path.string(), run_id));
     return h5::open_group(runs, run_id, file_path.string() + ":/runs");
   }
@@ -243,6 +247,8 @@ std::vector<RunInfo> StudyReader::runs() const {
     runs.push_back(state_->run_info(run_id));
   return runs;
 }
+
+bool StudyReader::has_run(const std::string& run_id) const { return state_->has_run(run_id); }
 
 RunInfo StudyReader::run(const std::string& run_id) const { return state_->run_info(run_id); }
 

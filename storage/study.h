@@ -92,7 +92,8 @@ class StudyReader {
   const StudyInfo& info() const;
   // All runs in id order, with points recorded so far (from run.h5 for unmerged runs).
   std::vector<RunInfo> runs() const;
-  RunInfo run(const std::string& run_id) const;
+  bool has_run(const std::string& run_id) const;
+  RunInfo run(const std::string& run_id) const;  // InputError for a run not registered
   // Merged data from study.h5, else runs/<id>/run.h5, else empty (the run has not started).
   Trajectory read_trajectory(const std::string& run_id) const;
   Probe read_probe(const std::string& run_id) const;

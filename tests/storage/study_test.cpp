@@ -62,6 +62,9 @@ TEST(Study, RegisterRunIsIdempotentAndRefusesADifferentSpec) {
   writer.set_status(run.id, RunStatus::running, 1);
   EXPECT_FALSE(writer.register_run(run));  // same spec: kept as is, status too
   EXPECT_EQ(StudyReader(scratch.path()).run(run.id).attributes.status, RunStatus::running);
+  EXPECT_TRUE(StudyReader(scratch.path()).has_run(run.id));
+  EXPECT_FALSE(StudyReader(scratch.path()).has_run(make_run(4).id));
+  EXPECT_FALSE(StudyReader(scratch.path()).has_run("../" + run.id));
 
   RunAttributes changed = run;
   changed.spec_yaml += "lr: 0.1\n";
