@@ -6,6 +6,14 @@
 
 namespace plascale {
 
+void ActivitySums::reset(const ModelConfig& model) {
+  tokens = 0;
+  mlp_abs.assign(model.layers, std::vector<double>(model.mlp_hidden, 0.0));
+  mlp.assign(model.layers, std::vector<double>(model.mlp_hidden, 0.0));
+  attention_abs.assign(model.layers, std::vector<double>(model.d_model, 0.0));
+  attention.assign(model.layers, std::vector<double>(model.d_model, 0.0));
+}
+
 std::unique_ptr<ModelBackend> make_backend(const ModelConfig& model, const BackendOptions& options) {
   switch (options.kind) {
     case Backend::cpu:

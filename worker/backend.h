@@ -1,10 +1,10 @@
 #pragma once
 // The compute backend interface: everything the trainer, the probe, the diagnostics and
-// (later) the mitigations ask of the model. The CPU backend (worker/cpu_backend.h, fp32,
-// OpenMP + OpenBLAS) is the reference; the CUDA backend will implement the same calls and
-// must match it. A backend owns four flat float buffers with the layout of
-// gpt_layout(model) (worker/param_layout.h): parameters, gradients, AdamW first and second
-// moments. The host reads and edits them through read_buffer/write_buffer.
+// the mitigations (worker/mitigations/) ask of the model. The CPU backend
+// (worker/cpu_backend.h, fp32, OpenMP + OpenBLAS) is the reference; the CUDA backend will
+// implement the same calls and must match it. A backend owns four flat float buffers with
+// the layout of gpt_layout(model) (worker/param_layout.h): parameters, gradients, AdamW
+// first and second moments. The host reads and edits them through read_buffer/write_buffer.
 //
 // The model (see param_layout.h for tensor names): token + position embedding; per block
 // x += attn(ln1(x)); x += mlp(ln2(x)) with causal multi-head attention (scale 1/sqrt(head
@@ -46,6 +46,59 @@ struct AdamWStep {
   double weight_decay = 0.1;
   int64_t step = 1;  // 1-based count of updates since the last reset_optimizer(); the caller
                      // owns it (and checkpoints it) and increments it before each call
+  bool decay_norm_gains = false;  // also decay LayerNorm gains (the weight_decay mitigation)
+};
+
+// Gaussian noise on the attention logits of a training pass (the attention_noise
+// mitigation). Score (query i, key j) of sequence b, head h in block l becomes
+//   q.k / sqrt(head_dim) + std * philox_normals(pair_key, i, j / 4)[j % 4]   (worker/rng.h)
+// with pair_key = derive_seed(key, "attention-noise", {l, b * heads + h}), so the backward
+// sees the same noise as the forward and a CUDA backend draws the same numbers.
+struct AttentionNoise {
+  float std = 0;  // 0 = no noise
+  uint64_t key = 0;
+};
+
+// Per-unit activation sums of training passes, added up over calls (continual backprop
+// and ReDo read them). Means are sums / tokens.
+struct ActivitySums {
+  int64_t tokens = 0;
+  // [layer][mlp_hidden]: sums over tokens of |GELU output| and of the GELU output.
+  std::vector<std::vector<double>> mlp_abs, mlp;
+  // [layer][d]: the same for the attention output before attn.proj (head h owns columns
+  // h * head_dim .. (h + 1) * head_dim).
+  std::vector<std::vector<double>> attention_abs, attention;
+
+  // Zero sums shaped for `model`.
+  void reset(const ModelConfig& model);
+};
+
+// What a training forward/backward adds for the mitigations; the defaults add nothing.
+struct TrainPassOptions {
+  AttentionNoise noise;
+  ActivitySums* activity = nullptr;  // when set, this batch's sums are added to it
+};
+
+// Units whose weights a mitigation re-initialises (continual backprop, ReDo).
+enum class UnitKind {
+  mlp_unit,        // hidden unit i of a block's MLP: incoming row i of mlp.fc.weight and
+                   // mlp.fc.bias[i], outgoing column i of mlp.proj.weight
+  attention_head,  // head h: incoming rows of attn.qkv.weight for its q, k and v columns
+                   // (rows part * d + h * head_dim + r, part = 0, 1, 2) and those
+                   // attn.qkv.bias entries, outgoing columns h * head_dim .. of attn.proj.weight
+};
+
+struct UnitReset {
+  UnitKind kind = UnitKind::mlp_unit;
+  int layer = 0;
+  std::vector<int> units;  // distinct unit (or head) indices
+  // Stream of the redrawn incoming weights: element e (row-major index within the tensor)
+  // becomes init_normal(key, e, init_std(tensor)) (worker/gpt_init.h).
+  uint64_t key = 0;
+  // Empty, or the units' mean outputs (units.size() x width, width 1 for MLP units and
+  // head_dim for heads): bias correction adds outgoing weights x mean output to the next
+  // bias (mlp.proj.bias or attn.proj.bias) before the outgoing weights are zeroed.
+  std::vector<float> mean_output;
 };
 
 // Per-tensor statistics of the parameters, in layout order.
@@ -98,8 +151,10 @@ class ModelBackend {
 
   // Forward and backward on the batch. ADDS grad_scale * d(mean loss)/d(theta) to the
   // gradient buffer (so k micro-batches with grad_scale 1/k accumulate the full batch's
-  // gradient). Returns the batch's mean loss.
-  virtual double forward_backward(const TokenBatch& batch, float grad_scale = 1.0f) = 0;
+  // gradient). Returns the batch's mean loss. Only this training pass ever takes attention
+  // noise; the evaluation calls below never do.
+  virtual double forward_backward(const TokenBatch& batch, float grad_scale = 1.0f,
+                                  const TrainPassOptions& options = {}) = 0;
   // Mean loss without touching gradients.
   virtual double evaluate_loss(const TokenBatch& batch) = 0;
   // Logits [sequences * seq_len, vocab] (for cross-checks; targets unused).
@@ -120,6 +175,32 @@ class ModelBackend {
 
   // A forward pass recording per-layer diagnostics (targets unused).
   virtual void capture(const TokenBatch& batch, const CaptureOptions& options, Capture& out) = 0;
+
+  // ---- in-place edits of the mitigations (worker/mitigations/) ----
+
+  // out[unit] = mean |outgoing weight| of each unit of block `layer`: for MLP unit i the
+  // mean over k of |mlp.proj.weight[k, i]|, for head h the mean over its head_dim columns
+  // of attn.proj.weight. out.size() = mlp_hidden or heads.
+  virtual void outgoing_weight_magnitude(UnitKind kind, int layer, std::span<double> out) const = 0;
+  // Re-initialises the units: incoming weights redrawn (see UnitReset::key), incoming
+  // biases 0, optional bias correction, outgoing weights 0, and both AdamW moments of every
+  // one of those weights and incoming biases 0 (the next bias's moments are kept).
+  virtual void reset_units(const UnitReset& reset) = 0;
+  // theta <- shrink * theta + sigma * N(0, 1) on every element of the listed tensors
+  // (indices into layout().tensors); flat element e draws
+  // philox_normals(key, lo32(e / 4), hi32(e / 4))[e % 4] (worker/rng.h).
+  virtual void shrink_perturb(std::span<const int> tensors, float shrink, float sigma, uint64_t key) = 0;
+  // Keeps a copy of the current parameters as theta_0 (L2-Init).
+  virtual void keep_anchor() = 0;
+  // Adds strength * ||theta - theta_0||^2 to the objective: gradients += 2 strength
+  // (theta - theta_0) over every parameter. Returns the penalty (summed in double in a
+  // fixed order). Throws std::logic_error when no anchor is kept.
+  virtual double add_anchor_penalty(double strength) = 0;
+  // Clamps every LayerNorm gain to [-max_gain, max_gain]; returns how many elements changed.
+  virtual int64_t clamp_norm_gains(float max_gain) = 0;
+  // Scales every Linear weight matrix (per_tensor) or every row of one (a unit's incoming
+  // weights) whose L2 norm exceeds max_norm down to max_norm; returns how many were scaled.
+  virtual int64_t limit_matrix_norms(float max_norm, bool per_tensor) = 0;
 };
 
 struct BackendOptions {

@@ -1,10 +1,12 @@
 #include "worker/cpu_attention.h"
 
 #include "worker/cpu_parallel.h"
+#include "worker/rng.h"
 
 #include <cblas.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -46,6 +48,22 @@ void block_scores(const AttentionShape& s, const HeadView& view, const float* qk
               keys);
 }
 
+// Adds the noise of rows i0 .. i0+rows (keys 0..i) of one (sequence, head) pair; the added
+// noise does not change the gradient with respect to the clean score.
+void add_score_noise(const ScoreNoise& noise, int pair, int i0, int rows, int keys, float* scores) {
+  if (noise.std == 0.0f) return;
+  const uint64_t key =
+      derive_seed(noise.key, "attention-noise", {static_cast<uint64_t>(noise.layer), static_cast<uint64_t>(pair)});
+  for (int r = 0; r < rows; ++r) {
+    const int i = i0 + r;
+    float* row = scores + static_cast<int64_t>(r) * keys;
+    for (int j0 = 0; j0 <= i; j0 += 4) {
+      const std::array<float, 4> normals = philox_normals(key, static_cast<uint32_t>(i), static_cast<uint32_t>(j0 / 4));
+      for (int t = 0; t < 4 && j0 + t <= i; ++t) row[j0 + t] += noise.std * normals[t];
+    }
+  }
+}
+
 // Multiply-adds of one pass, for sizing the thread team.
 int64_t work(const AttentionShape& s) {
   return static_cast<int64_t>(s.sequences) * s.heads * s.seq_len * s.seq_len * s.head_dim;
@@ -54,7 +72,7 @@ int64_t work(const AttentionShape& s) {
 }  // namespace
 
 void attention_forward(const AttentionShape& s, const float* qkv, float* out, float* lse, float* entropy,
-                       int threads) {
+                       int threads, const ScoreNoise& noise) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
   const int pairs = s.sequences * s.heads;
 #pragma omp parallel num_threads(team_size(work(s), threads))
@@ -67,6 +85,7 @@ void attention_forward(const AttentionShape& s, const float* qkv, float* out, fl
         const int rows = std::min(kQueryBlock, s.seq_len - i0);
         const int keys = i0 + rows;
         block_scores(s, view, qkv, i0, rows, keys, scale, scores.data());
+        add_score_noise(noise, pair, i0, rows, keys, scores.data());
         for (int r = 0; r < rows; ++r) {
           const int i = i0 + r;
           float* row = scores.data() + static_cast<int64_t>(r) * keys;
@@ -94,7 +113,7 @@ void attention_forward(const AttentionShape& s, const float* qkv, float* out, fl
 }
 
 void attention_backward(const AttentionShape& s, const float* qkv, const float* out, const float* lse,
-                        const float* d_out, float* d_qkv, int threads) {
+                        const float* d_out, float* d_qkv, int threads, const ScoreNoise& noise) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
   const int pairs = s.sequences * s.heads;
 #pragma omp parallel num_threads(team_size(work(s), threads))
@@ -112,6 +131,7 @@ void attention_backward(const AttentionShape& s, const float* qkv, const float* 
         const int rows = std::min(kQueryBlock, s.seq_len - i0);
         const int keys = i0 + rows;
         block_scores(s, view, qkv, i0, rows, keys, scale, probs.data());
+        add_score_noise(noise, pair, i0, rows, keys, probs.data());
         for (int r = 0; r < rows; ++r) {
           const int i = i0 + r;
           float* row = probs.data() + static_cast<int64_t>(r) * keys;

@@ -22,14 +22,23 @@ struct AttentionShape {
   int head_dim = 0;
 };
 
+// Gaussian noise on the scores of block `layer` (the attention_noise mitigation; backend.h
+// AttentionNoise says which numbers). std 0 = none. The backward must get the same noise
+// as the forward.
+struct ScoreNoise {
+  float std = 0;
+  uint64_t key = 0;
+  int layer = 0;
+};
+
 // Writes out and lse. When entropy is not null it also writes the entropy (nats) of each
 // row's attention distribution, H = lse - sum_j p_j s_j, from the same scores.
 void attention_forward(const AttentionShape& shape, const float* qkv, float* out, float* lse, float* entropy,
-                       int threads);
+                       int threads, const ScoreNoise& noise = {});
 
 // Writes d_qkv (every element, overwriting) from d_out, given the forward's inputs,
 // output and lse.
 void attention_backward(const AttentionShape& shape, const float* qkv, const float* out, const float* lse,
-                        const float* d_out, float* d_qkv, int threads);
+                        const float* d_out, float* d_qkv, int threads, const ScoreNoise& noise = {});
 
 }  // namespace plascale

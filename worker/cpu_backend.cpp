@@ -167,6 +167,27 @@ double sum_of_squares(const float* data, int64_t count, int threads) {
   return total;
 }
 
+// abs_sums[c] += sum over rows of |x[r, c]|, sums[c] += sum of x[r, c] (double, rows in order).
+void add_column_sums(const float* x, int64_t rows, int cols, double* abs_sums, double* sums, int threads) {
+  const int chunks = (cols + kColumnChunk - 1) / kColumnChunk;
+#pragma omp parallel for schedule(static) num_threads(std::min(chunks, team_size(rows * cols, threads)))
+  for (int chunk = 0; chunk < chunks; ++chunk) {
+    const int c0 = chunk * kColumnChunk, c1 = std::min(cols, c0 + kColumnChunk);
+    double abs_part[kColumnChunk] = {}, part[kColumnChunk] = {};
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = x + r * cols;
+      for (int c = c0; c < c1; ++c) {
+        abs_part[c - c0] += std::fabs(row[c]);
+        part[c - c0] += row[c];
+      }
+    }
+    for (int c = c0; c < c1; ++c) {
+      abs_sums[c] += abs_part[c - c0];
+      sums[c] += part[c - c0];
+    }
+  }
+}
+
 void check_tokens(std::span<const int32_t> tokens, int vocab, const char* what) {
   for (size_t i = 0; i < tokens.size(); ++i) {
     if (tokens[i] < 0 || tokens[i] >= vocab) {
@@ -286,7 +307,7 @@ void CpuBackend::prepare(const TokenBatch& batch, bool need_targets) {
 
 // ---- forward ---------------------------------------------------------------------------
 
-void CpuBackend::forward_blocks(const TokenBatch& batch, bool record_entropy) {
+void CpuBackend::forward_blocks(const TokenBatch& batch, bool record_entropy, const TrainPassOptions& pass) {
   const int64_t tokens = static_cast<int64_t>(batch.sequences) * batch.seq_len;
   const int d = model_.d_model, hidden = model_.mlp_hidden;
   const float* p = params_.data();
@@ -306,7 +327,7 @@ void CpuBackend::forward_blocks(const TokenBatch& batch, bool record_entropy) {
                       tokens, d, threads_);
     linear_forward(a.qkv.data(), a.ln1.data(), p + t.qkv_weight, p + t.qkv_bias, nullptr, tokens, d, 3 * d, threads_);
     attention_forward(shape, a.qkv.data(), a.attention.data(), a.lse.data(),
-                      record_entropy ? a.entropy.data() : nullptr, threads_);
+                      record_entropy ? a.entropy.data() : nullptr, threads_, {pass.noise.std, pass.noise.key, l});
     linear_forward(a.after_attention.data(), a.attention.data(), p + t.attn_proj_weight, p + t.attn_proj_bias, input,
                    tokens, d, d, threads_);
     layernorm_forward(a.ln2.data(), a.ln2_mean.data(), a.ln2_rstd.data(), a.after_attention.data(),
@@ -315,7 +336,13 @@ void CpuBackend::forward_blocks(const TokenBatch& batch, bool record_entropy) {
     gelu_forward(a.gelu.data(), a.fc.data(), tokens * hidden, threads_);
     linear_forward(a.output.data(), a.gelu.data(), p + t.mlp_proj_weight, p + t.mlp_proj_bias,
                    a.after_attention.data(), tokens, hidden, d, threads_);
+    if (ActivitySums* sums = pass.activity) {
+      add_column_sums(a.gelu.data(), tokens, hidden, sums->mlp_abs.at(l).data(), sums->mlp.at(l).data(), threads_);
+      add_column_sums(a.attention.data(), tokens, d, sums->attention_abs.at(l).data(), sums->attention.at(l).data(),
+                      threads_);
+    }
   }
+  if (pass.activity) pass.activity->tokens += tokens;
 }
 
 namespace {
@@ -402,7 +429,7 @@ double CpuBackend::output_head(const TokenBatch& batch, HeadPass pass, float gra
 
 // ---- backward --------------------------------------------------------------------------
 
-void CpuBackend::backward(const TokenBatch& batch) {
+void CpuBackend::backward(const TokenBatch& batch, const AttentionNoise& noise) {
   const int64_t tokens = static_cast<int64_t>(batch.sequences) * batch.seq_len;
   const int d = model_.d_model, hidden = model_.mlp_hidden;
   const float* p = params_.data();
@@ -431,7 +458,7 @@ void CpuBackend::backward(const TokenBatch& batch) {
     linear_backward(d_attention_.data(), g + t.attn_proj_weight, g + t.attn_proj_bias, d_residual_.data(),
                     a.attention.data(), p + t.attn_proj_weight, tokens, d, d, threads_);
     attention_backward(shape, a.qkv.data(), a.attention.data(), a.lse.data(), d_attention_.data(), d_qkv_.data(),
-                       threads_);
+                       threads_, {noise.std, noise.key, l});
     linear_backward(d_normed_.data(), g + t.qkv_weight, g + t.qkv_bias, d_qkv_.data(), a.ln1.data(),
                     p + t.qkv_weight, tokens, d, 3 * d, threads_);
     layernorm_backward(d_residual_.data(), g + t.ln1_weight, g + t.ln1_bias, d_normed_.data(), input,
@@ -458,11 +485,15 @@ void CpuBackend::backward(const TokenBatch& batch) {
 
 // ---- the public passes -----------------------------------------------------------------
 
-double CpuBackend::forward_backward(const TokenBatch& batch, float grad_scale) {
+double CpuBackend::forward_backward(const TokenBatch& batch, float grad_scale, const TrainPassOptions& options) {
   prepare(batch, true);
-  forward_blocks(batch, false);
+  if (options.activity && (static_cast<int>(options.activity->mlp_abs.size()) != model_.layers ||
+                           static_cast<int>(options.activity->attention_abs.size()) != model_.layers)) {
+    throw std::invalid_argument("forward_backward: activity sums are not shaped for this model (ActivitySums::reset)");
+  }
+  forward_blocks(batch, false, options);
   const double loss = output_head(batch, HeadPass::loss_and_gradient, grad_scale, {});
-  backward(batch);
+  backward(batch, options.noise);
   return loss;
 }
 
@@ -508,7 +539,8 @@ void CpuBackend::adamw_step(const AdamWStep& u) {
   // between them (nowait).
 #pragma omp parallel num_threads(team_size(layout_.total, threads_))
   for (const TensorInfo& tensor : layout_.tensors) {
-    const float decay = tensor.weight_decay() ? static_cast<float>(1.0 - u.lr * u.weight_decay) : 1.0f;
+    const bool decayed = tensor.weight_decay() || (u.decay_norm_gains && tensor.kind == TensorKind::norm_gain);
+    const float decay = decayed ? static_cast<float>(1.0 - u.lr * u.weight_decay) : 1.0f;
     float* p = params_.data() + tensor.offset;
     const float* g = grads_.data() + tensor.offset;
     float* m = adam_m_.data() + tensor.offset;

@@ -26,7 +26,8 @@ class CpuBackend final : public ModelBackend {
   void read_buffer(BufferKind kind, int64_t offset, std::span<float> data) const override;
   void write_buffer(BufferKind kind, int64_t offset, std::span<const float> data) override;
 
-  double forward_backward(const TokenBatch& batch, float grad_scale = 1.0f) override;
+  double forward_backward(const TokenBatch& batch, float grad_scale = 1.0f,
+                          const TrainPassOptions& options = {}) override;
   double evaluate_loss(const TokenBatch& batch) override;
   void forward_logits(const TokenBatch& batch, std::span<float> logits) override;
 
@@ -38,6 +39,14 @@ class CpuBackend final : public ModelBackend {
   void copy_from(const ModelBackend& other) override;
   ParameterStats parameter_stats() override;
   void capture(const TokenBatch& batch, const CaptureOptions& options, Capture& out) override;
+
+  void outgoing_weight_magnitude(UnitKind kind, int layer, std::span<double> out) const override;
+  void reset_units(const UnitReset& reset) override;
+  void shrink_perturb(std::span<const int> tensors, float shrink, float sigma, uint64_t key) override;
+  void keep_anchor() override;
+  double add_anchor_penalty(double strength) override;
+  int64_t clamp_norm_gains(float max_gain) override;
+  int64_t limit_matrix_norms(float max_norm, bool per_tensor) override;
 
   // Direct views of the flat buffers (the CPU backend's buffers ARE host memory).
   std::span<float> buffer(BufferKind kind);
@@ -66,15 +75,15 @@ class CpuBackend final : public ModelBackend {
   // Checks the batch and grows the activations to hold it.
   void prepare(const TokenBatch& batch, bool need_targets);
   // Embedding and every block; with record_entropy the attention also writes per-row
-  // entropies.
-  void forward_blocks(const TokenBatch& batch, bool record_entropy);
+  // entropies. `pass` (training only) adds attention noise and activity sums.
+  void forward_blocks(const TokenBatch& batch, bool record_entropy, const TrainPassOptions& pass = {});
   enum class HeadPass { loss, loss_and_gradient, logits };
   // Final LayerNorm, then the tied output head and the cross-entropy over chunks of
   // kHeadRows tokens, so that only one chunk's logits exist. Returns the mean loss (0 for
   // HeadPass::logits, which copies the logits to logits_out). loss_and_gradient also adds the
   // head's share of the wte gradient and leaves d(loss)/d(final LayerNorm output) in d_normed_.
   double output_head(const TokenBatch& batch, HeadPass pass, float grad_scale, std::span<float> logits_out);
-  void backward(const TokenBatch& batch);
+  void backward(const TokenBatch& batch, const AttentionNoise& noise);
 
   ModelConfig model_;
   ParamLayout layout_;
@@ -82,6 +91,7 @@ class CpuBackend final : public ModelBackend {
   int64_t wte_, wpe_, lnf_weight_, lnf_bias_;
   int threads_;
   std::vector<float> params_, grads_, adam_m_, adam_v_;
+  std::vector<float> anchor_;  // theta_0 of L2-Init; empty until keep_anchor()
   std::vector<LayerActivations> layers_;
   std::vector<float> embedded_;  // [tokens, d] input of block 0
   std::vector<float> lnf_, lnf_mean_, lnf_rstd_;

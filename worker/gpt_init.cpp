@@ -37,13 +37,17 @@ double init_std(const TensorInfo& tensor, int layers) {
   return 0.0;
 }
 
+float init_normal(uint64_t key, int64_t index, double std) {
+  Rng rng(RngState{key, kWordsPerNormal * static_cast<uint64_t>(index)});
+  return static_cast<float>(std * rng.normal());
+}
+
 float init_value(const ParamLayout& layout, int layers, uint64_t seed, int tensor_index, int64_t index) {
   const TensorInfo& tensor = layout.tensors.at(tensor_index);
   if (tensor.kind == TensorKind::norm_gain) return 1.0f;
   const double std = init_std(tensor, layers);
   if (std == 0.0) return 0.0f;
-  Rng rng(RngState{tensor_key(seed, tensor_index), kWordsPerNormal * static_cast<uint64_t>(index)});
-  return static_cast<float>(std * rng.normal());
+  return init_normal(tensor_key(seed, tensor_index), index, std);
 }
 
 void init_gpt_parameters(const ParamLayout& layout, int layers, uint64_t seed, std::span<float> params) {

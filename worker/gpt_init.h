@@ -17,6 +17,11 @@ namespace plascale {
 // Standard deviation of the initial values of `tensor` (0 for biases and LayerNorm tensors).
 double init_std(const TensorInfo& tensor, int layers);
 
+// std * normal number `index` of stream `key` (words 4 index .. 4 index + 3): how element
+// `index` of a tensor is drawn at initialisation (key derive_seed(seed, "init", {tensor}))
+// and how the mitigations redraw or perturb elements with keys of their own.
+float init_normal(uint64_t key, int64_t index, double std);
+
 // The initial value of element `index` (within the tensor) of tensor number `tensor_index`
 // of `layout` for this seed.
 float init_value(const ParamLayout& layout, int layers, uint64_t seed, int tensor_index,

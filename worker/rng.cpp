@@ -51,6 +51,21 @@ uint64_t derive_seed(uint64_t seed, std::string_view purpose, std::initializer_l
   return key;
 }
 
+std::array<float, 4> philox_normals(uint64_t key, uint32_t a, uint32_t b) {
+  const std::array<uint32_t, 4> words =
+      philox4x32({a, b, 0, 0}, {static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32)});
+  std::array<float, 4> normals;
+  for (int pair = 0; pair < 2; ++pair) {
+    const float u1 = (static_cast<float>(words[2 * pair]) + 0.5f) * 0x1.0p-32f;
+    const float u2 = static_cast<float>(words[2 * pair + 1]) * 0x1.0p-32f;
+    const float radius = std::sqrt(-2.0f * std::log(u1));
+    const float angle = 2.0f * std::numbers::pi_v<float> * u2;
+    normals[2 * pair] = radius * std::cos(angle);
+    normals[2 * pair + 1] = radius * std::sin(angle);
+  }
+  return normals;
+}
+
 Rng::Rng(RngState state) : key_(state.key), words_drawn_(state.words_drawn), cached_block_(kNoBlock) {}
 
 void Rng::refill() {

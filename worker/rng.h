@@ -27,6 +27,13 @@ std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> counter, std::array<u
 uint64_t derive_seed(uint64_t seed, std::string_view purpose,
                      std::initializer_list<uint64_t> indices = {});
 
+// Four N(0, 1) numbers addressed by (key, a, b) with no stream state, for noise drawn at
+// arbitrary positions in parallel (attention logits, shrink-and-perturb). With
+// w = philox4x32({a, b, 0, 0}, key): Box-Muller in float on the word pairs (w0, w1) and
+// (w2, w3), u1 = (w_even + 0.5) / 2^32 (never 0), u2 = w_odd / 2^32,
+// r = sqrt(-2 ln u1); the pair gives r cos(2 pi u2), r sin(2 pi u2).
+std::array<float, 4> philox_normals(uint64_t key, uint32_t a, uint32_t b);
+
 // Exact position of a stream, for checkpoints.
 struct RngState {
   uint64_t key = 0;

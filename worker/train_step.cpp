@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "worker/rng.h"
+
 namespace plascale {
 
 namespace {
@@ -32,16 +34,22 @@ TokenBatch batch_rows(const Batch& batch, int first, int count) {
 }
 
 StepResult train_step(ModelBackend& model, const Batch& batch, const TrainingConfig& training, double lr,
-                      int64_t optimizer_step) {
+                      int64_t optimizer_step, const StepExtras& extras) {
   const int micro = micro_batch_sequences(batch.sequences, batch.seq_len);
   const int micro_batches = batch.sequences / micro;
   const float grad_scale = 1.0f / static_cast<float>(micro_batches);
   model.zero_gradients();
   StepResult result;
+  TrainPassOptions pass;
+  pass.activity = extras.activity;
   for (int index = 0; index < micro_batches; ++index) {
-    result.loss += model.forward_backward(batch_rows(batch, index * micro, micro), grad_scale);
+    if (extras.noise.std > 0) {
+      pass.noise = {extras.noise.std, derive_seed(extras.noise.key, "micro-batch", {static_cast<uint64_t>(index)})};
+    }
+    result.loss += model.forward_backward(batch_rows(batch, index * micro, micro), grad_scale, pass);
   }
   result.loss /= micro_batches;
+  if (extras.l2_init_strength > 0) result.penalty = model.add_anchor_penalty(extras.l2_init_strength);
   result.grad_norm = model.grad_norm();
   if (!std::isfinite(result.loss) || !std::isfinite(result.grad_norm)) return result;
   if (training.grad_clip > 0 && result.grad_norm > training.grad_clip) {
@@ -54,6 +62,7 @@ StepResult train_step(ModelBackend& model, const Batch& batch, const TrainingCon
   update.eps = training.eps;
   update.weight_decay = training.weight_decay;
   update.step = optimizer_step;
+  update.decay_norm_gains = extras.decay_norm_gains;
   model.adamw_step(update);
   return result;
 }

@@ -19,6 +19,7 @@
 #include "worker/diagnostics/dormant_units.h"
 #include "worker/diagnostics/effective_rank.h"
 #include "worker/lr_schedule.h"
+#include "worker/mitigations/mitigations.h"
 #include "worker/probe.h"
 #include "worker/rng.h"
 #include "worker/signals.h"
@@ -48,22 +49,13 @@ class ScopeTimer {
 };
 
 
-// Mitigations are not implemented in the engine yet: training such a run as a baseline would
-// record wrong data under the mitigation's name, so it is refused.
-const RunSpec& checked_spec(const RunSpec& spec) {
-  if (!spec.mitigation.strategies.empty()) {
-    throw InputError(fmt::format("run {}: mitigation '{}' ({}) is not implemented in this training engine yet; "
-                                 "only runs without mitigation strategies can be trained",
-                                 spec.id, spec.mitigation.name, spec.mitigation.strategies.front().kind));
-  }
-  return spec;
-}
-
 class Trainer {
  public:
   Trainer(const RunSpec& spec, const TrainOptions& options)
-      : spec_(checked_spec(spec)),
+      : spec_(spec),
         options_(options),
+        mitigations_(spec),
+        training_(mitigations_.training(spec.training)),
         data_(spec),
         backend_options_{spec.training.backend, options.threads},
         model_(make_backend(spec.model, backend_options_)),
@@ -144,6 +136,10 @@ class Trainer {
   // Returns true when continuing from a checkpoint.
   bool resume_or_start() {
     if (auto checkpoint = read_latest_checkpoint(checkpoint_dir_)) {
+      if (mitigations_.needs_initial_parameters()) {
+        model_->init_parameters(derive_seed(spec_.seed, "init"));
+        mitigations_.on_initialised(*model_);
+      }
       restore(*checkpoint);
       if (!fs::exists(run_path_)) {
         throw InputError(fmt::format("{}: missing, but {} holds checkpoints of this run; delete {} to start over",
@@ -157,6 +153,7 @@ class Trainer {
       return true;
     }
     model_->init_parameters(derive_seed(spec_.seed, "init"));
+    mitigations_.on_initialised(*model_);
     // A run.h5 without a checkpoint is from an attempt that stopped before its first
     // checkpoint: starting over recomputes its rows identically.
     fs::remove(run_path_);
@@ -185,13 +182,15 @@ class Trainer {
     }
     const int64_t phase_step = per_task ? step_ - task.first_step : step_;
     const int64_t phase_steps = per_task ? task.steps : data_.total_steps();
-    last_lr_ = learning_rate(spec_.training, phase_step, phase_steps);
+    last_lr_ = learning_rate(training_, phase_step, phase_steps);
     data_.next_batch(batch_);
-    StepResult stepped = train_step(*model_, batch_, spec_.training, last_lr_, optimizer_step_ + 1);
+    const StepExtras extras = mitigations_.before_step(step_, tokens());
+    StepResult stepped = train_step(*model_, batch_, training_, last_lr_, optimizer_step_ + 1, extras);
     ++step_;
     last_loss_ = stepped.loss;
     last_grad_norm_ = stepped.grad_norm;
     if (!std::isfinite(stepped.loss) || !std::isfinite(stepped.grad_norm)) return false;
+    mitigations_.after_step(*model_, stepped, step_);
     ++optimizer_step_;
     train_loss_sum_ += stepped.loss;
     ++train_loss_steps_;
@@ -234,6 +233,7 @@ class Trainer {
       train_loss_sum_ = 0;
       train_loss_steps_ = 0;
     }
+    mitigations_.add_counters(row);
     if (diverged) return row;  // the other metrics of a diverged model are meaningless
 
     VectorMetric val_loss{{}, validation_names_};
@@ -298,6 +298,7 @@ class Trainer {
     checkpoint.integers["train_loss_steps"] = {train_loss_steps_};
     checkpoint.integers["data_position"] = data_.position().to_integers();
     checkpoint.words["train_loss_sum"] = {std::bit_cast<uint64_t>(train_loss_sum_)};
+    mitigations_.save(checkpoint);
     const fs::path path = write_checkpoint(checkpoint_dir_, checkpoint);
     ++result_.checkpoints;
     event(fmt::format("checkpoint {}", path.string()));
@@ -337,6 +338,7 @@ class Trainer {
     train_loss_steps_ = integer("train_loss_steps")[0];
     train_loss_sum_ = std::bit_cast<double>(word->second[0]);
     data_.restore(DataPosition::from_integers(integer("data_position")));
+    mitigations_.restore(checkpoint, file);
     if (data_.position().step != step_ || step_ > data_.total_steps() || checkpoint.tokens != tokens()) {
       throw InputError(fmt::format("{}: step {} does not match its data position or token count", file, step_));
     }
@@ -344,6 +346,8 @@ class Trainer {
 
   RunSpec spec_;
   TrainOptions options_;
+  Mitigations mitigations_;
+  TrainingConfig training_;  // the main run's: spec_.training with the mitigations' overrides
   DataSchedule data_;
   BackendOptions backend_options_;
   std::unique_ptr<ModelBackend> model_;

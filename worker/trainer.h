@@ -10,6 +10,8 @@
 // the LR of the current phase (worker/lr_schedule.h; a phase is a task when the continual
 // schedule resets the optimizer, else the whole run). At task boundaries with
 // reset_optimizer the AdamW moments and step count are zeroed and warmup restarts.
+// The run's mitigation strategies act around each step (worker/mitigations/mitigations.h);
+// the probe copies train without them.
 //
 // Measurement points (one trajectory row each): token 0, every diagnostics.every_tokens,
 // every probe point, the last step, and a diverged step. Probe points: token 0 if
@@ -18,7 +20,8 @@
 // lr and grad_norm (of the last step; absent at token 0), val_loss[source], param_abs_mean,
 // tensor_norm[tensor], dormant_fraction[layer], zero_unit_fraction[layer],
 // attn_entropy[layer, head], attn_entropy_max, lazy_heads, collapsed_heads,
-// effective_rank[layer].
+// effective_rank[layer], and the counters of the run's mitigations (worker/mitigations/,
+// docs/mitigations.md).
 
 #include <cstdint>
 #include <filesystem>
@@ -77,8 +80,7 @@ struct TrainResult {
   int64_t checkpoints = 0;
 };
 
-// Throws InputError for bad data files, a run directory holding another run's checkpoint, or
-// a mitigation strategy (not implemented in the engine yet).
+// Throws InputError for bad data files or a run directory holding another run's checkpoint.
 TrainResult train_run(const RunSpec& spec, const TrainOptions& options);
 
 // The attributes a run is recorded under (run.h5 and study.h5), status `running`.

@@ -1,7 +1,7 @@
 // `plascale train` as a real process: a bad shard file is exit 2 naming the file, an
 // unknown --run id is exit 2 listing near ids, a real SIGTERM exits 3 after a checkpoint
 // from which the same command completes the run bit-identically, and so does a rerun
-// after kill -9.
+// after kill -9 (also with every mitigation strategy on).
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
@@ -167,16 +167,18 @@ TEST(TrainCommand, RunFromASweepIsRecordedInTheSweepsStudy) {
   EXPECT_EQ(study.read_trajectory(id).points(), 5);  // tokens 0, 256, 512, 768, 1024
 }
 
-// A run long enough to interrupt (512 steps), trained straight once; the runs under test
+// A run long enough to interrupt even on a busy machine (2048 steps, a few hundred ms),
+// trained straight once; the runs under test
 // are interrupted by a signal and then completed by the same command.
 class InterruptedTrainCommand : public ::testing::Test {
  protected:
   void SetUp() override {
     spec_ = tiny_run_spec();
-    spec_.schedule.tokens_per_task = 16384;
-    spec_.token_budget = 32768;
-    spec_.diagnostics.every_tokens = 2048;
-    spec_.checkpoint_every_tokens = 1024;
+    if (with_mitigations_) spec_.mitigation = testing::all_mitigations();
+    spec_.schedule.tokens_per_task = 65536;
+    spec_.token_budget = 131072;
+    spec_.diagnostics.every_tokens = 8192;
+    spec_.checkpoint_every_tokens = 4096;
     spec_.id = run_id(spec_);
     dir_ = fresh_test_dir(std::string("train_command_") +
                           ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -188,7 +190,7 @@ class InterruptedTrainCommand : public ::testing::Test {
                            dir_),
               0)
         << read_text(dir_ / "stderr.txt");
-    EXPECT_NE(read_text(dir_ / "stdout.txt").find("done: 32768 tokens"), std::string::npos);
+    EXPECT_NE(read_text(dir_ / "stdout.txt").find("done: 131072 tokens"), std::string::npos);
   }
 
   // Starts the run into a fresh study, sends `signal` a little after its first periodic
@@ -218,6 +220,7 @@ class InterruptedTrainCommand : public ::testing::Test {
     return {"train", yaml_.string(), "--out", run_dir_path(interrupted_, spec_.id).string(), "--threads", "1"};
   }
 
+  bool with_mitigations_ = false;
   RunSpec spec_;
   fs::path dir_, yaml_, straight_, interrupted_;
 };
@@ -239,6 +242,24 @@ TEST_F(InterruptedTrainCommand, KillNineResumesFromTheLastCheckpointIdentically)
   ASSERT_EQ(run_plascale(args(), dir_), 0) << read_text(dir_ / "stderr.txt");
   EXPECT_NE(read_text(dir_ / "stdout.txt").find("resuming from the checkpoint"), std::string::npos);
   expect_identical_runs(StudyReader(straight_), StudyReader(interrupted_), spec_.id);
+}
+
+// The same with every mitigation strategy on: their state (CBP utilities and ages,
+// counters) comes back from the checkpoint through the real command.
+class InterruptedMitigatedTrainCommand : public InterruptedTrainCommand {
+ protected:
+  void SetUp() override {
+    with_mitigations_ = true;
+    InterruptedTrainCommand::SetUp();
+  }
+};
+
+TEST_F(InterruptedMitigatedTrainCommand, KillNineResumesFromTheLastCheckpointIdentically) {
+  ASSERT_EQ(train_and_interrupt(SIGKILL), 128 + SIGKILL);
+  ASSERT_EQ(run_plascale(args(), dir_), 0) << read_text(dir_ / "stderr.txt");
+  EXPECT_NE(read_text(dir_ / "stdout.txt").find("resuming from the checkpoint"), std::string::npos);
+  expect_identical_runs(StudyReader(straight_), StudyReader(interrupted_), spec_.id);
+  EXPECT_GT(StudyReader(interrupted_).read_trajectory(spec_.id).metrics.at("cbp_replaced").values.back(), 0.0);
 }
 
 }  // namespace

@@ -62,6 +62,28 @@ inline RunSpec tiny_run_spec() {
   return spec;
 }
 
+// Every strategy at once, with settings that act within the tiny run's 32 steps: CBP on
+// MLP units and heads, ReDo every 8 steps, shrink-and-perturb every 2 steps, L2-Init, a
+// weight-decay override that decays LayerNorm gains, norm limits that bind, decaying
+// attention noise.
+inline Mitigation all_mitigations() {
+  using Words = std::vector<std::string>;
+  Mitigation mitigation;
+  mitigation.name = "everything";
+  mitigation.strategies = {
+      {"attention_noise", {{"std", 0.5}, {"schedule", std::string("linear_decay")}, {"decay_tokens", 1536.0}}},
+      {"continual_backprop",
+       {{"replacement_rate", 0.05}, {"decay", 0.9}, {"maturity", 4.0}, {"bias_correction", true},
+        {"units", Words{"mlp", "heads"}}}},
+      {"l2_init", {{"strength", 1e-3}}},
+      {"norm_limit", {{"max_layernorm_gain", 1.002}, {"max_weight_norm", 0.25}, {"per_tensor", false}}},
+      {"redo", {{"threshold", 0.3}, {"period_steps", 8.0}}},
+      {"shrink_perturb", {{"shrink", 0.99}, {"sigma", 1e-3}, {"period_steps", 2.0}, {"groups", Words{"attention", "mlp"}}}},
+      {"weight_decay", {{"value", 0.2}, {"exclude_layernorm", false}}},
+  };
+  return mitigation;
+}
+
 inline std::filesystem::path fresh_test_dir(const std::string& name) {
   auto dir = std::filesystem::path(PLASCALE_BINARY_DIR) / "test-output" / name;
   std::filesystem::remove_all(dir);
