@@ -10,6 +10,7 @@
 #include <string>
 
 #include "app/commands.h"
+#include "slurm/jobs.h"
 #include "storage/study.h"
 #include "sweeps/errors.h"
 #include "sweeps/format.h"
@@ -121,6 +122,7 @@ int status(const StatusOptions& options) {
     print_json(options.study_dir, runs);
   } else {
     print_table(options.study_dir, runs);
+    if (std::string jobs = slurm::jobs_table(options.study_dir); !jobs.empty()) fmt::print("\n{}", jobs);
   }
   return kExitOk;
 }

@@ -13,12 +13,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "app/commands.h"
+#include "orchestrator/progress_channel.h"
 #include "storage/layout.h"
 #include "storage/study.h"
 #include "sweeps/errors.h"
@@ -40,6 +43,8 @@ struct TrainCommandOptions {
   std::string out;
   int threads = 0;
   int64_t stop_after_tokens = 0;
+  int progress_fd = -1;    // the supervisor's pipe (orchestrator/progress_channel.h), -1 = none
+  bool dry_train = false;  // dispatch benchmark: exit 0 at once
 };
 
 // The run's spec and where it trains.
@@ -171,16 +176,58 @@ class StudyRecord {
   int64_t attempts_ = 0;
 };
 
+// Progress lines for the supervising worker rank: its heartbeat and the sweep's display.
+class ProgressChannel {
+ public:
+  explicit ProgressChannel(int fd) : fd_(fd) {}
+
+  void progress(const TrainProgress& progress) {
+    if (fd_ < 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (progress.step != progress.total_steps && now - last_ < std::chrono::duration<double>(kProgressSeconds)) return;
+    last_ = now;
+    write_all(progress_line({progress.tokens, progress.total_tokens, progress.loss}));
+  }
+  void event(const std::string& text) {
+    if (fd_ >= 0) write_all(event_line(text));
+  }
+
+ private:
+  // A supervisor that is gone makes this write raise SIGPIPE, which ends the run like a kill:
+  // it resumes from its last checkpoint under the next supervisor.
+  void write_all(const std::string& line) {
+    for (size_t written = 0; written < line.size();) {
+      const ssize_t count = ::write(fd_, line.data() + written, line.size() - written);
+      if (count < 0 && errno == EINTR) continue;
+      if (count < 0) throw std::runtime_error(fmt::format("--progress-fd {}: {}", fd_, std::strerror(errno)));
+      written += static_cast<size_t>(count);
+    }
+  }
+  int fd_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
 int train(const TrainCommandOptions& options) {
+  if (options.dry_train) {
+    ProgressChannel(options.progress_fd).event("dry train");
+    return kExitOk;
+  }
   ChosenRun chosen = choose_run(options);
+  ProgressChannel channel(options.progress_fd);
   ProgressDisplay display(::isatty(STDOUT_FILENO) != 0);
   TrainOptions train_options;
   train_options.out_dir = chosen.out_dir;
   train_options.spec_yaml = runspec_to_yaml(chosen.spec);
   train_options.threads = options.threads;
   train_options.stop_after_tokens = options.stop_after_tokens;
-  train_options.on_progress = [&](const TrainProgress& progress) { display.update(progress); };
-  train_options.on_event = [&](const std::string& text) { display.event(text); };
+  train_options.on_progress = [&](const TrainProgress& progress) {
+    display.update(progress);
+    channel.progress(progress);
+  };
+  train_options.on_event = [&](const std::string& text) {
+    display.event(text);
+    channel.event(text);
+  };
   display.event(fmt::format("run {} ({} layers, d_model {}, {} tokens) into {}", chosen.spec.id,
                             chosen.spec.model.layers, chosen.spec.model.d_model, chosen.spec.token_budget,
                             chosen.out_dir.string()));
@@ -230,6 +277,11 @@ void register_train(CLI::App& app, CommandResult& result) {
   command->add_option("--stop-after-tokens", options->stop_after_tokens,
                       "Stop as SIGTERM would once this many tokens are trained: checkpoint, exit 3 (0 = never)")
       ->check(CLI::NonNegativeNumber);
+  command->add_option("--progress-fd", options->progress_fd,
+                      "Write progress lines to this open file descriptor (the orchestrator's heartbeat)")
+      ->check(CLI::NonNegativeNumber);
+  command->add_flag("--dry-train", options->dry_train,
+                    "Dispatch benchmark only: train nothing, exit 0 at once");
   command->callback([&result, options] { result.run = [options] { return train(*options); }; });
 }
 

@@ -8,6 +8,9 @@ void register_plan(CLI::App& app, CommandResult& result);
 void register_status(CLI::App& app, CommandResult& result);
 void register_fit(CLI::App& app, CommandResult& result);
 void register_train(CLI::App& app, CommandResult& result);
+void register_run(CLI::App& app, CommandResult& result);
+void register_report(CLI::App& app, CommandResult& result);
+void register_submit(CLI::App& app, CommandResult& result);
 
 void register_commands(CLI::App& app, CommandResult& result) {
   register_validate(app, result);
@@ -15,6 +18,9 @@ void register_commands(CLI::App& app, CommandResult& result) {
   register_status(app, result);
   register_fit(app, result);
   register_train(app, result);
+  register_run(app, result);
+  register_report(app, result);
+  register_submit(app, result);
 }
 
 }  // namespace plascale

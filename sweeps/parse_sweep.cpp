@@ -268,6 +268,35 @@ void read_grid(SpecReader& reader, const YAML::Node& root, Sweep& sweep) {
   }
 }
 
+// `slurm:`: types and ranges here; slurm/ checks that each value is safe in an #SBATCH line.
+void read_slurm(SpecReader& reader, const YAML::Node& node, SlurmConfig& out) {
+  if (!reader.check_map(node, "slurm", {"qos", "nodes", "workers_per_node", "gpus_per_node", "cpus_per_gpu",
+                                        "cpus_per_task", "mem", "time_limit", "constraint", "sbatch_options",
+                                        "launcher", "warning_seconds", "max_resubmits"}))
+    return;
+  reader.read(node, "qos", out.qos);
+  reader.read(node, "nodes", out.nodes, 1, 100000);
+  reader.read(node, "workers_per_node", out.workers_per_node, 1, 4096);
+  reader.read(node, "gpus_per_node", out.gpus_per_node, 0, 1024);
+  reader.read(node, "cpus_per_gpu", out.cpus_per_gpu, 0, 4096);
+  reader.read(node, "cpus_per_task", out.cpus_per_task, 0, 4096);
+  reader.read(node, "mem", out.mem);
+  if (auto limit = SpecReader::find(node, "time_limit")) {
+    auto text = reader.string(*limit, "time_limit");
+    if (text && !valid_time_limit(*text))
+      reader.error(*limit, "time_limit " + double_quoted(*text) +
+                               " is not a Slurm time; allowed: \"HH:MM:SS\", \"D-HH:MM:SS\" or minutes \"MM\"");
+    else if (text)
+      out.time_limit = *text;
+  }
+  reader.read(node, "constraint", out.constraint);
+  if (auto options = SpecReader::find(node, "sbatch_options"))
+    if (auto list = reader.strings(*options, "sbatch_options")) out.sbatch_options = *list;
+  reader.read_choice(node, "launcher", out.launcher, {"srun", "mpirun"});
+  reader.read(node, "warning_seconds", out.warning_seconds, 1, 86400);
+  reader.read(node, "max_resubmits", out.max_resubmits, 0, 10000);
+}
+
 }  // namespace
 
 Sweep parse_sweep(const std::string& yaml_text, const std::string& file_name) {
@@ -283,7 +312,7 @@ Sweep parse_sweep(const std::string& yaml_text, const std::string& file_name) {
   reader.throw_if_errors();
   if (!reader.check_map(root, "sweep", {"name", "model", "sizes", "data", "probe", "training", "budgets",
                                         "mitigations", "seeds", "diagnostics", "checkpoint", "grid", "output",
-                                        "resources"})) {
+                                        "resources", "slurm"})) {
     reader.throw_if_errors();
   }
 
@@ -304,6 +333,7 @@ Sweep parse_sweep(const std::string& yaml_text, const std::string& file_name) {
     reader.read(*resources, "partition", sweep.partition);
     reader.read(*resources, "account", sweep.account);
   }
+  if (auto slurm = SpecReader::find(root, "slurm")) read_slurm(reader, *slurm, sweep.slurm);
   auto [context, vocab] = read_sizes(reader, root, defaults, sweep);
 
   if (auto data = reader.require(root, "data"))

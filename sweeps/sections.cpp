@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "sweeps/format.h"
+#include "sweeps/sweep.h"
 
 namespace plascale {
 
@@ -372,8 +373,6 @@ void read_diagnostics(SpecReader& reader, const YAML::Node& node, int context, D
 
 // ----------------------------------------------------------------------- resources
 
-namespace {
-
 // Slurm-style time: "MM", "HH:MM:SS", "D-HH:MM:SS" (or "D-HH", "D-HH:MM"); hours < 24 after a day.
 bool valid_time_limit(const std::string& text) {
   std::string_view rest = text;
@@ -404,8 +403,6 @@ bool valid_time_limit(const std::string& text) {
     if (!eat(':') || !number(2, 59)) return false;
   return rest.empty();
 }
-
-}  // namespace
 
 void read_resources(SpecReader& reader, const YAML::Node& node, Keys allowed, Resources& out) {
   if (!reader.check_map(node, "resources", allowed)) return;

@@ -35,6 +35,24 @@ struct GridPoint {
   std::optional<uint64_t> seed;
 };
 
+// The Slurm allocation `plascale submit` asks for (docs/slurm.md); its flags override each
+// field. Like resources, never part of a run id. 0 or empty = not requested (the site's default).
+struct SlurmConfig {
+  std::string qos;
+  int nodes = 1;
+  int workers_per_node = 1;    // worker ranks per node; the job runs one coordinator rank besides
+  int gpus_per_node = 0;
+  int cpus_per_gpu = 0;
+  int cpus_per_task = 0;       // CPUs per MPI rank
+  std::string mem;             // per node, Slurm syntax: "64G", "500M"
+  std::string time_limit;      // of each job (the sweep resubmits itself): "HH:MM:SS", "D-HH:MM:SS"
+  std::string constraint;      // node features, Slurm syntax: "h100&ib"
+  std::vector<std::string> sbatch_options;  // further options, each "--name=value" or "--flag"
+  std::string launcher = "srun";  // srun (--mpi=pmix) or mpirun
+  int warning_seconds = 300;   // preemption/time-limit warning (--signal=B:USR1@warning_seconds)
+  int max_resubmits = 10;      // resubmissions after a warning, per submit
+};
+
 struct Sweep {
   std::string name;
   std::string file;  // where it was read from, for messages
@@ -60,7 +78,11 @@ struct Sweep {
   std::string output_study;  // absolute path of the study folder
   std::string partition;     // Slurm defaults; empty = the site's
   std::string account;
+  SlurmConfig slurm;
 };
+
+// Slurm time syntax: "MM", "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS".
+bool valid_time_limit(const std::string& text);
 
 // Parses and validates a sweep. `file_name` is used in messages and relative paths
 // (data files, output) are resolved against its folder. Throws SpecError (an InputError)

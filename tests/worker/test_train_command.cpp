@@ -180,8 +180,10 @@ class InterruptedTrainCommand : public ::testing::Test {
     spec_.diagnostics.every_tokens = 8192;
     spec_.checkpoint_every_tokens = 4096;
     spec_.id = run_id(spec_);
-    dir_ = fresh_test_dir(std::string("train_command_") +
-                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    // Suite and test name: the plain and the mitigated suites share test names, and ctest -j
+    // runs them side by side.
+    const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fresh_test_dir(std::string("train_command_") + test->test_suite_name() + "_" + test->name());
     yaml_ = write_runspec(spec_, dir_ / "run.yaml");
     straight_ = dir_ / "straight";
     create_study_for(straight_, spec_);
