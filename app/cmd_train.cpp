@@ -160,7 +160,7 @@ class StudyRecord {
     }
     ++attempts_;
     StudyWriter study = StudyWriter::open(chosen.study_dir);
-    study.register_run(run_attributes(chosen.spec, spec_yaml));
+    study.register_run(run_attributes(chosen.spec, RunStatus::running, spec_yaml));
     study.set_status(chosen.spec.id, RunStatus::running, attempts_);
   }
 

@@ -18,20 +18,6 @@ namespace plascale {
 
 namespace {
 
-RunAttributes attributes_of(const RunSpec& spec) {
-  RunAttributes run;
-  run.id = spec.id;
-  run.size = spec.model.size_name;
-  run.n_params_nonembedding = nonembedding_params(spec.model);
-  run.n_params_total = total_params(spec.model);
-  run.token_budget = spec.token_budget;
-  run.mitigation = spec.mitigation.name.empty() ? "none" : spec.mitigation.name;
-  run.seed = spec.seed;
-  run.status = RunStatus::pending;
-  run.spec_yaml = runspec_to_yaml(spec);
-  return run;
-}
-
 // What a researcher calls "the same run": its place in the grid.
 using GridKey = std::tuple<std::string, int64_t, std::string, uint64_t>;
 GridKey grid_key(const RunAttributes& run) { return {run.size, run.token_budget, run.mitigation, run.seed}; }
@@ -110,7 +96,7 @@ StudyBook StudyBook::open(const Sweep& sweep, const std::filesystem::path& study
   std::vector<RunAttributes> attributes;
   std::vector<std::string> conflicts;
   for (const RunSpec& spec : specs) {
-    attributes.push_back(attributes_of(spec));
+    attributes.push_back(run_attributes(spec, RunStatus::pending, runspec_to_yaml(spec)));
     const RunAttributes& now = attributes.back();
     for (const RunInfo* old : by_key[grid_key(now)]) {
       const bool has_data = old->attributes.status != RunStatus::pending || old->points > 0;

@@ -14,6 +14,20 @@
 
 namespace plascale {
 
+RunAttributes run_attributes(const RunSpec& spec, RunStatus status, const std::string& spec_yaml) {
+  RunAttributes run;
+  run.id = spec.id;
+  run.size = spec.model.size_name;
+  run.n_params_nonembedding = nonembedding_params(spec.model);
+  run.n_params_total = total_params(spec.model);
+  run.token_budget = spec.token_budget;
+  run.mitigation = spec.mitigation.name.empty() ? "none" : spec.mitigation.name;
+  run.seed = spec.seed;
+  run.status = status;
+  run.spec_yaml = spec_yaml;
+  return run;
+}
+
 namespace {
 
 constexpr std::array<const char*, 5> kStatusNames = {"pending", "running", "done", "failed", "diverged"};

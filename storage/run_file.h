@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "storage/trajectory.h"
+#include "sweeps/run_spec.h"
 
 namespace plascale {
 
@@ -44,6 +45,9 @@ struct RunAttributes {
   std::string spec_yaml;              // the resolved RunSpec, enough to rerun it alone
   std::string last_error;             // why the last attempt failed; empty if none
 };
+
+// The attributes a run is recorded under: labels and sizes from its spec, no attempts yet.
+RunAttributes run_attributes(const RunSpec& spec, RunStatus status, const std::string& spec_yaml);
 
 struct RunFileOptions {
   int64_t batch_rows = 1024;  // rows buffered in memory, then written with one call per metric

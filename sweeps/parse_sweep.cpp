@@ -281,14 +281,7 @@ void read_slurm(SpecReader& reader, const YAML::Node& node, SlurmConfig& out) {
   reader.read(node, "cpus_per_gpu", out.cpus_per_gpu, 0, 4096);
   reader.read(node, "cpus_per_task", out.cpus_per_task, 0, 4096);
   reader.read(node, "mem", out.mem);
-  if (auto limit = SpecReader::find(node, "time_limit")) {
-    auto text = reader.string(*limit, "time_limit");
-    if (text && !valid_time_limit(*text))
-      reader.error(*limit, "time_limit " + double_quoted(*text) +
-                               " is not a Slurm time; allowed: \"HH:MM:SS\", \"D-HH:MM:SS\" or minutes \"MM\"");
-    else if (text)
-      out.time_limit = *text;
-  }
+  read_time_limit(reader, node, out.time_limit);
   reader.read(node, "constraint", out.constraint);
   if (auto options = SpecReader::find(node, "sbatch_options"))
     if (auto list = reader.strings(*options, "sbatch_options")) out.sbatch_options = *list;

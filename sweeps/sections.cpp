@@ -404,18 +404,22 @@ bool valid_time_limit(const std::string& text) {
   return rest.empty();
 }
 
+void read_time_limit(SpecReader& reader, const YAML::Node& node, std::string& out) {
+  auto limit = SpecReader::find(node, "time_limit");
+  if (!limit) return;
+  auto text = reader.string(*limit, "time_limit");
+  if (text && !valid_time_limit(*text))
+    reader.error(*limit, "time_limit " + double_quoted(*text) +
+                             " is not a Slurm time; allowed: \"HH:MM:SS\", \"D-HH:MM:SS\" or minutes \"MM\"");
+  else if (text)
+    out = *text;
+}
+
 void read_resources(SpecReader& reader, const YAML::Node& node, Keys allowed, Resources& out) {
   if (!reader.check_map(node, "resources", allowed)) return;
   reader.read(node, "gpus", out.gpus, 0, 1024);
   reader.read(node, "cpus", out.cpus, 0, 4096);
-  if (auto limit = SpecReader::find(node, "time_limit")) {
-    auto text = reader.string(*limit, "time_limit");
-    if (text && !valid_time_limit(*text))
-      reader.error(*limit, "time_limit " + double_quoted(*text) +
-                               " is not a Slurm time; allowed: \"HH:MM:SS\", \"D-HH:MM:SS\" or minutes \"MM\"");
-    else if (text)
-      out.time_limit = *text;
-  }
+  read_time_limit(reader, node, out.time_limit);
 }
 
 // -------------------------------------------------------------------------- budget

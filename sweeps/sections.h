@@ -32,6 +32,9 @@ void read_training(SpecReader& reader, const YAML::Node& training, int context, 
 void read_diagnostics(SpecReader& reader, const YAML::Node& diagnostics, int context,
                       DiagnosticsConfig& out);
 
+// `time_limit` of `node` into `out` when present, checked as a Slurm time.
+void read_time_limit(SpecReader& reader, const YAML::Node& node, std::string& out);
+
 // gpus, cpus, time_limit; `allowed` may add keys the caller reads itself.
 void read_resources(SpecReader& reader, const YAML::Node& resources, Keys allowed, Resources& out);
 

@@ -157,7 +157,7 @@ class Trainer {
     // A run.h5 without a checkpoint is from an attempt that stopped before its first
     // checkpoint: starting over recomputes its rows identically.
     fs::remove(run_path_);
-    writer_.emplace(RunFileWriter::create(run_path_, run_attributes(spec_, options_.spec_yaml)));
+    writer_.emplace(RunFileWriter::create(run_path_, run_attributes(spec_, RunStatus::running, options_.spec_yaml)));
     append_row(false);
     if (prober_ && spec_.probe.at_start) run_probe();
     if (prober_ && spec_.probe.scratch_baseline && options_.run_probes) {
@@ -378,20 +378,6 @@ class Trainer {
 };
 
 }  // namespace
-
-RunAttributes run_attributes(const RunSpec& spec, const std::string& spec_yaml) {
-  RunAttributes run;
-  run.id = spec.id;
-  run.size = spec.model.size_name;
-  run.n_params_nonembedding = nonembedding_params(spec.model);
-  run.n_params_total = total_params(spec.model);
-  run.token_budget = spec.token_budget;
-  run.mitigation = spec.mitigation.name.empty() ? "none" : spec.mitigation.name;
-  run.seed = spec.seed;
-  run.status = RunStatus::running;
-  run.spec_yaml = spec_yaml;
-  return run;
-}
 
 TrainResult train_run(const RunSpec& spec, const TrainOptions& options) {
   install_stop_signal_handlers();  // before opening data, so an early SIGTERM is not fatal

@@ -83,7 +83,4 @@ struct TrainResult {
 // Throws InputError for bad data files or a run directory holding another run's checkpoint.
 TrainResult train_run(const RunSpec& spec, const TrainOptions& options);
 
-// The attributes a run is recorded under (run.h5 and study.h5), status `running`.
-RunAttributes run_attributes(const RunSpec& spec, const std::string& spec_yaml);
-
 }  // namespace plascale

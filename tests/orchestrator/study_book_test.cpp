@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/orchestrator/test_dir.h"
 #include "orchestrator/coordinator.h"
 #include "orchestrator/run_files.h"
 #include "orchestrator/study_book.h"
@@ -19,12 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path dir = fs::path(PLASCALE_BINARY_DIR) / "test-output" / "orchestrator" / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+using testing::fresh_dir;
 
 // Two sizes x two seeds; `lr` is the knob that changes every run's computation.
 Sweep tiny_sweep(const fs::path& dir, const std::string& lr = "3e-3", const std::string& seeds = "[0, 1]") {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "tests/orchestrator/test_dir.h"
 #include "orchestrator/child.h"
 #include "orchestrator/run_files.h"
 #include "orchestrator/supervisor.h"
@@ -17,12 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path dir = fs::path(PLASCALE_BINARY_DIR) / "test-output" / "orchestrator" / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+using testing::fresh_dir;
 
 double seconds_now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

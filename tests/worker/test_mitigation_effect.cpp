@@ -41,7 +41,7 @@ TEST(MitigationEffect, RedoAndContinualBackpropKeepFewerUnitsDormant) {
   auto writer = StudyWriter::create(study, "name: effect\n", "0");
   std::map<std::string, double> dormant;  // mean over points and layers, by mitigation
   for (const RunSpec& spec : runs) {
-    RunAttributes attributes = run_attributes(spec, "id: " + spec.id);
+    RunAttributes attributes = run_attributes(spec, RunStatus::running, "id: " + spec.id);
     writer.register_run(attributes);
     TrainOptions options;
     options.out_dir = run_dir_path(study, spec.id);
