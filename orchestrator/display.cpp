@@ -30,6 +30,7 @@ const char* end_word(RunEnd end, bool retried) {
     case RunEnd::diverged: return "diverged";
     case RunEnd::stopped: return "stopped";
     case RunEnd::failed: return retried ? "failed (will retry)" : "failed (no attempts left)";
+    case RunEnd::rejected: return "failed (bad input, not retried)";
   }
   return "?";
 }
@@ -75,7 +76,7 @@ void SweepDisplay::progress(const ProgressReport& report, double now_seconds) {
 void SweepDisplay::ended(const RunReport& report, int attempt, bool retried, double now_seconds) {
   running_.erase(report.run_id);
   if (report.end == RunEnd::completed) tokens_[report.run_id] = budgets_[report.run_id];
-  if (report.end == RunEnd::failed) {
+  if (report.end == RunEnd::failed || report.end == RunEnd::rejected) {
     failing_[report.run_id] = report.error;
   } else {
     failing_.erase(report.run_id);

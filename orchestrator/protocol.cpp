@@ -83,6 +83,7 @@ RunEnd run_end_from(int value) {
     case static_cast<int>(RunEnd::diverged):
     case static_cast<int>(RunEnd::failed):
     case static_cast<int>(RunEnd::stopped):
+    case static_cast<int>(RunEnd::rejected):
       return static_cast<RunEnd>(value);
   }
   throw std::runtime_error("malformed result message: run end " + std::to_string(value));

@@ -206,6 +206,10 @@ bool Scheduler::finish(const std::string& run_id, RunEnd end, double now_seconds
         pending_again = true;
       }
       break;
+    case RunEnd::rejected:
+      run.state = State::failed;
+      ++counts_.failed;
+      break;
     case RunEnd::stopped:
       --run.run.attempts;  // preemption is not the run's fault
       run.eligible_at = now_seconds;

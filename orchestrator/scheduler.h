@@ -54,6 +54,8 @@ enum class RunEnd {
   completed,  // trained to its budget
   diverged,   // non-finite loss: recorded, never retried
   failed,     // crashed, stalled or exited non-zero: retried after a backoff while attempts remain
+  rejected,   // refused its input (exit 2: a bad spec or data file): failed at once, since
+              // retrying cannot fix the input
   stopped,    // stopped by the coordinator (preemption): pending again, no attempt counted
 };
 

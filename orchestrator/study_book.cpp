@@ -75,6 +75,7 @@ const char* end_event(RunEnd end, bool retried) {
     case RunEnd::diverged: return "diverged";
     case RunEnd::stopped: return "stopped";
     case RunEnd::failed: return retried ? "failed" : "given_up";
+    case RunEnd::rejected: return "rejected";
   }
   return "failed";
 }
@@ -187,6 +188,7 @@ void StudyBook::ended(const RunReport& report, int attempt, bool retried) {
       writer_.set_status(id, RunStatus::pending, attempts);
       break;
     case RunEnd::failed:
+    case RunEnd::rejected:
       writer_.set_status(id, RunStatus::failed, attempts, report.error);
       if (!retried && std::filesystem::exists(run_file_path(writer_.dir(), id))) writer_.merge_run(id);
       break;

@@ -131,6 +131,7 @@ RunReport Supervisor::report_end(const Running& run, const ChildExit& exit) cons
                                    ? last_log_line(run_paths(options_.study_dir, report.run_id).log)
                                    : std::string();
       report.error = describe_exit(exit) + (line.empty() ? "" : ": " + line);
+      if (exit.exit_code == kExitBadInput) report.end = RunEnd::rejected;
     }
   }
   return report;

@@ -257,6 +257,16 @@ TEST(Scheduler, DivergedRunsAreNeverRetried) {
   EXPECT_TRUE(scheduler.settled());
 }
 
+TEST(Scheduler, RejectedRunsFailAtOnceWithAttemptsLeft) {
+  Scheduler scheduler({gpu_run("bad-input", 1, 1)});  // max_attempts 3 by default
+  ASSERT_TRUE(scheduler.assign(gpus_free(0, {0}), 0));
+  EXPECT_FALSE(scheduler.finish("bad-input", RunEnd::rejected, 1));
+  EXPECT_EQ(scheduler.counts().failed, 1);
+  EXPECT_FALSE(scheduler.assign(gpus_free(0, {0}), 1e9));
+  EXPECT_FALSE(scheduler.next_retry_time());
+  EXPECT_TRUE(scheduler.settled());
+}
+
 TEST(Scheduler, StoppedRunsArePendingAgainWithoutCountingAnAttempt) {
   SchedulerOptions options;
   options.max_attempts = 1;

@@ -32,6 +32,7 @@ case "$mode" in
   ok) echo "progress 10 20 1.5" >&3; echo "event probe" >&3; echo "progress 20 20 1.25" >&3; exit 0;;
   crash) echo "plascale: error: about to crash" >&2; kill -9 $$;;
   fail) echo "plascale: error: the data file is gone" >&2; exit 1;;
+  badinput) echo "plascale: error: spec.yaml:3:7: unknown key 'lrr'" >&2; exit 2;;
   diverge) echo "progress 8 20 nan" >&3; exit 4;;
   stall) exec sleep 60;;
   term) trap 'echo "progress 30 40 1.0" >&3; exit 3' TERM; echo "progress 1 40 2" >&3;
@@ -127,6 +128,15 @@ TEST_F(SupervisorTest, CrashIsAFailureNamingTheSignalAndTheLastLogLine) {
       EXPECT_EQ(report.error, "exit code 1: plascale: error: the data file is gone");
     }
   }
+}
+
+TEST_F(SupervisorTest, BadInputIsRejectedNotRetried) {
+  Supervisor supervisor(options_);
+  supervisor.start(order("run-bad", "badinput"), seconds_now());
+  const auto ended = wait_for(supervisor, 1);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].end, RunEnd::rejected);
+  EXPECT_EQ(ended[0].error, "exit code 2: plascale: error: spec.yaml:3:7: unknown key 'lrr'");
 }
 
 TEST_F(SupervisorTest, DivergedRunIsReportedDiverged) {
