@@ -268,6 +268,55 @@ void expect_complete_and_identical(const fs::path& study, const fs::path& refere
   }
 }
 
+// Decoupled weight decay of lr x weight_decay = 100 flips and multiplies every matrix by 99
+// each step: the weights overflow to inf within a few dozen steps and the loss turns NaN.
+const char* kDivergingSweep = R"(name: diverging
+model: {family: gpt, context: 16, vocab: 64, mlp_ratio: 4}
+sizes:
+  - {name: s1, layers: 1, d_model: 32, heads: 2}
+data:
+  synthetic: {seed: 3, order: 2, branching: 4}
+  sources:
+    - {name: a, kind: synthetic, language: 0}
+    - {name: p, kind: synthetic, language: 2}
+  schedule: {kind: continual, order: [a], tokens_per_task: 16K, cycles: 1, reset_optimizer: true}
+probe: {source: p, steps: 4, eval_interval: 2, eval_sequences: 4, every_tasks: 1, at_start: false, scratch_baseline: false}
+training: {lr: 10, weight_decay: 10, batch_tokens: 256, warmup_fraction: 0.0, grad_clip: 0}
+budgets: [full]
+mitigations: [none]
+seeds: [0]
+diagnostics: {every_tokens: 4K, sample_sequences: 4, entropy_query_range: [4, 16]}
+output: {study: study}
+resources: {gpus: 0, cpus: 1}
+)";
+
+TEST(RunSweepAlone, ADivergingRunIsRecordedDivergedWithItsTrajectoryAndNeverRetried) {
+  const fs::path dir = fresh_dir("diverging");
+  std::ofstream(dir / "sweep.yaml") << kDivergingSweep;
+  const std::vector<std::string> command{kPlascale.string(), "run", (dir / "sweep.yaml").string(), "--threads", "1"};
+  const fs::path study = dir / "study";
+  {
+    Job job(command, dir / "log.txt");
+    ASSERT_EQ(job.wait(), 0) << read_text(dir / "log.txt");  // diverging is a result, not a failure
+  }
+  {
+    const StudyReader reader(study);
+    ASSERT_EQ(reader.runs().size(), 1u);
+    const RunInfo run = reader.runs().front();
+    EXPECT_EQ(run.attributes.status, RunStatus::diverged);
+    EXPECT_EQ(run.attributes.attempts, 1);
+    EXPECT_EQ(run.attributes.last_error, "loss became NaN or infinite");
+    EXPECT_TRUE(run.merged);       // its trajectory is kept in study.h5
+    EXPECT_GE(run.points, 2);      // token 0 and the diverged step
+    ASSERT_TRUE(run.last_tokens);
+    EXPECT_LT(*run.last_tokens, run.attributes.token_budget);
+    EXPECT_EQ(count_events(study, "diverged"), 1);
+  }
+  Job again(command, dir / "log2.txt");
+  EXPECT_EQ(again.wait(), 0);
+  EXPECT_EQ(count_events(study, "start"), 1);  // a diverged run is never started again
+}
+
 class RunSweep : public ::testing::Test {
  protected:
   // The reference: the sweep run alone, one run after another, never interrupted. Each test
