@@ -93,6 +93,8 @@ void print_table(const std::filesystem::path& study_dir, const std::vector<RunIn
 }
 
 void print_json(const std::filesystem::path& study_dir, const std::vector<RunInfo>& runs) {
+  // Slurm job states first: squeue/sacct may take a moment, the runs are read already.
+  const std::string slurm_jobs = slurm::jobs_json(study_dir);
   std::string out = fmt::format("{{\"study\": {}, \"runs\": [", double_quoted(study_dir.string()));
   for (size_t i = 0; i < runs.size(); ++i) {
     const RunInfo& run = runs[i];
@@ -111,7 +113,7 @@ void print_json(const std::filesystem::path& study_dir, const std::vector<RunInf
   out += "\n], \"summary\": {";
   for (size_t i = 0; i < kStatusOrder.size(); ++i)
     out += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", run_status_name(kStatusOrder[i]), counts[kStatusOrder[i]]);
-  out += fmt::format("}}, \"total\": {}}}\n", runs.size());
+  out += fmt::format("}}, \"total\": {}, \"slurm_jobs\": {}}}\n", runs.size(), slurm_jobs);
   fmt::print("{}", out);
 }
 

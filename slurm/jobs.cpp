@@ -9,6 +9,7 @@
 
 #include "slurm/command.h"
 #include "sweeps/errors.h"
+#include "sweeps/format.h"
 
 namespace plascale::slurm {
 
@@ -118,12 +119,20 @@ std::map<std::string, std::string> job_states(const std::vector<std::string>& jo
   return states;
 }
 
+namespace {
+
+std::map<std::string, std::string> states_of(const std::vector<JobRecord>& jobs) {
+  std::vector<std::string> ids;
+  for (const JobRecord& job : jobs) ids.push_back(job.job_id);
+  return job_states(ids);
+}
+
+}  // namespace
+
 std::string jobs_table(const fs::path& study_dir) {
   const std::vector<JobRecord> jobs = read_jobs(study_dir);
   if (jobs.empty()) return "";
-  std::vector<std::string> ids;
-  for (const JobRecord& job : jobs) ids.push_back(job.job_id);
-  const std::map<std::string, std::string> states = job_states(ids);
+  const std::map<std::string, std::string> states = states_of(jobs);
   const int resubmitted = resubmissions(jobs);
   std::string table = fmt::format("slurm jobs ({}; resubmitted {} time{}):\n", jobs_file(study_dir).string(),
                                   resubmitted, resubmitted == 1 ? "" : "s");
@@ -136,6 +145,20 @@ std::string jobs_table(const fs::path& study_dir) {
                          job.resubmit_index, state == states.end() ? "-" : state->second);
   }
   return table;
+}
+
+std::string jobs_json(const fs::path& study_dir) {
+  const std::vector<JobRecord> jobs = read_jobs(study_dir);
+  const std::map<std::string, std::string> states = states_of(jobs);
+  std::string json = "[";
+  for (const JobRecord& job : jobs) {
+    auto state = states.find(job.job_id);
+    json += fmt::format("{}{{\"job_id\": {}, \"kind\": {}, \"submitted_utc\": {}, \"resubmit_index\": {}, \"state\": {}}}",
+                        json.size() == 1 ? "" : ", ", double_quoted(job.job_id), double_quoted(job.kind),
+                        double_quoted(job.submitted_utc), job.resubmit_index,
+                        state == states.end() ? "null" : double_quoted(state->second));
+  }
+  return json + "]";
 }
 
 }  // namespace plascale::slurm

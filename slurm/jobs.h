@@ -42,5 +42,8 @@ std::map<std::string, std::string> job_states(const std::vector<std::string>& jo
 
 // `plascale status`'s Slurm section: the jobs with their states; empty when no jobs file.
 std::string jobs_table(const std::filesystem::path& study_dir);
+// The same as a JSON array of {job_id, kind, submitted_utc, resubmit_index, state (null when
+// Slurm does not know the job)}; "[]" when no jobs file.
+std::string jobs_json(const std::filesystem::path& study_dir);
 
 }  // namespace plascale::slurm

@@ -140,6 +140,14 @@ TEST_F(ClusterTest, SubmittedSweepCompletesThenItsFitAndReportJobRuns) {
     EXPECT_NE(row.find(job.kind), std::string::npos) << status.output;
     EXPECT_TRUE(row.ends_with("COMPLETED")) << status.output;
   }
+  CommandResult status_json = run_command({kPlascale, "status", study_.string(), "--json"});
+  EXPECT_EQ(status_json.exit_code, 0) << status_json.errors;
+  for (const JobRecord& job : jobs) {
+    const size_t object = status_json.output.find("{\"job_id\": \"" + job.job_id + "\", \"kind\": \"" + job.kind + "\"");
+    ASSERT_NE(object, std::string::npos) << status_json.output;
+    const std::string text = status_json.output.substr(object, status_json.output.find('}', object) - object);
+    EXPECT_TRUE(text.ends_with("\"state\": \"COMPLETED\"")) << status_json.output;
+  }
 }
 
 TEST_F(ClusterTest, SubmitRefusesWhileASweepJobIsActive) {
