@@ -36,8 +36,8 @@ const std::string kPython = PLASCALE_PYTHON;
 TEST(Cli, ValidateDefaultSucceedsWithASummary) {
   Result result = run(kPlascale + " validate --default");
   EXPECT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_NE(result.output.find("example.yaml (built in): OK: 4 runs = 2 sizes x 1 budgets x 2 mitigations x 1 seeds, "
-                               "1 excluded, 1 included"),
+  EXPECT_NE(result.output.find("example.yaml (built in): OK: 7 runs = 2 sizes x 1 budgets x 2 mitigations x 2 seeds, "
+                               "2 excluded, 1 included"),
             std::string::npos)
       << result.output;
 }
@@ -78,17 +78,17 @@ TEST(Cli, PlanJsonIsReadBackByPython) {
   std::string check = R"(
 import json, sys
 runs = json.load(open(sys.argv[1]))
-assert len(runs) == 4, len(runs)
-assert [r["size"] for r in runs] == ["tiny", "tiny", "small", "small"], runs
-assert [r["mitigation"] for r in runs] == ["none", "sp", "none", "sp"]
-assert runs[3]["seed"] == 1 and runs[3]["token_budget"] == 512000
+assert len(runs) == 7, len(runs)
+assert [r["size"] for r in runs] == ["tiny"] * 3 + ["small"] * 4, runs
+assert [r["mitigation"] for r in runs] == ["none", "none", "sp", "none", "none", "sp", "none"]
+assert runs[6]["seed"] == 2 and runs[6]["token_budget"] == 768000
 for r in runs:
     assert len(r["id"]) == 12
-    per_token = 6 * r["total_params"] + 6 * r["layers"] * 64 * r["d_model"]
-    probe_tokens = r["probes"] * 20 * 1024
+    per_token = 6 * r["total_params"] + 6 * r["layers"] * 32 * r["d_model"]
+    probe_tokens = r["probes"] * 40 * 512
     assert abs(r["estimated_flops"] - (r["token_budget"] + probe_tokens) * per_token) < 1e-6 * r["estimated_flops"]
     assert abs(r["estimated_gpu_hours"] - r["estimated_flops"] / (0.5 * 989e12) / 3600) < 1e-12
-assert runs[0]["nonembedding_params"] == 2 * (12 * 64 * 64 + 13 * 64) + 2 * 64
+assert runs[0]["nonembedding_params"] == 2 * (12 * 32 * 32 + 13 * 32) + 2 * 32
 print("ok")
 )";
   auto script = dir.write("check.py", check);

@@ -65,16 +65,17 @@ TEST(Expand, ExcludeMatchesAllGivenFieldsAndIncludeAddsOnePoint) {
   EXPECT_EQ(runs.back().seed, 9u);
 }
 
-TEST(Expand, ExampleHasFourRuns) {
+TEST(Expand, ExampleHasSevenRuns) {
   auto runs = expand_sweep(load_default_sweep());
-  ASSERT_EQ(runs.size(), 4u);  // 2 x 1 x 2 x 1, minus small+sp, plus one included
-  EXPECT_EQ(runs[3].model.size_name, "small");
-  EXPECT_EQ(runs[3].mitigation.name, "sp");
-  EXPECT_EQ(runs[3].token_budget, 512'000);
-  EXPECT_EQ(runs[2].training.lr, 2e-3);  // per-size lr
-  EXPECT_EQ(runs[0].training.lr, 3e-3);
+  ASSERT_EQ(runs.size(), 7u);  // 2 x 1 x 2 x 2, minus sp+seed 1 of both sizes, plus one included
+  EXPECT_EQ(runs[6].model.size_name, "small");
+  EXPECT_EQ(runs[6].mitigation.name, "none");
+  EXPECT_EQ(runs[6].seed, 2u);
+  EXPECT_EQ(runs[6].token_budget, 768'000);
+  EXPECT_EQ(runs[3].training.lr, 1e-2);  // per-size lr
+  EXPECT_EQ(runs[0].training.lr, 3e-2);
   EXPECT_EQ(runs[0].resources.time_limit, "00:10:00");
-  EXPECT_EQ(runs[2].resources.time_limit, "00:20:00");
+  EXPECT_EQ(runs[3].resources.time_limit, "00:20:00");
 }
 
 TEST(RunIdentity, AddingSeedsMitigationsOrSizesKeepsExistingIds) {

@@ -23,58 +23,58 @@ TEST(ParseSweep, ExampleReadsEveryKey) {
   EXPECT_EQ(sweep.name, "example");
   ASSERT_EQ(sweep.sizes.size(), 2u);
   const auto& tiny = sweep.sizes[0];
-  EXPECT_EQ(tiny.model, (ModelConfig{"tiny", 2, 64, 2, 64, 256, 256}));
+  EXPECT_EQ(tiny.model, (ModelConfig{"tiny", 2, 32, 2, 32, 128, 128}));
   EXPECT_FALSE(tiny.lr.has_value());
   EXPECT_EQ(tiny.resources, (Resources{0, 1, "00:10:00"}));  // sweep-wide defaults
   const auto& small = sweep.sizes[1];
-  EXPECT_EQ(small.model, (ModelConfig{"small", 3, 96, 3, 64, 256, 384}));
-  EXPECT_EQ(small.lr, 2e-3);
+  EXPECT_EQ(small.model, (ModelConfig{"small", 2, 64, 2, 32, 128, 256}));
+  EXPECT_EQ(small.lr, 1e-2);
   EXPECT_EQ(small.resources, (Resources{0, 2, "00:20:00"}));  // per-size override
 
-  EXPECT_EQ(sweep.synthetic, (SyntheticConfig{1234, 2, 8}));
+  EXPECT_EQ(sweep.synthetic, (SyntheticConfig{1234, 1, 4}));
   ASSERT_EQ(sweep.sources.size(), 5u);
   EXPECT_EQ(sweep.sources[4], (DataSource{"heldout", SourceKind::synthetic, {}, {}, 7}));
   EXPECT_EQ(sweep.schedule.kind, ScheduleKind::continual);
   EXPECT_EQ(sweep.schedule.order, (std::vector<std::string>{"lang0", "lang1", "lang2", "lang3"}));
-  EXPECT_EQ(sweep.schedule.tokens_per_task, 128'000);
-  EXPECT_EQ(sweep.schedule.cycles, 2);
+  EXPECT_EQ(sweep.schedule.tokens_per_task, 32'000);
+  EXPECT_EQ(sweep.schedule.cycles, 10);
   EXPECT_TRUE(sweep.schedule.reset_optimizer);
 
-  EXPECT_EQ(sweep.probe, (ProbeConfig{true, "heldout", 20, 5, 16, 0, 1, true, true}));
+  EXPECT_EQ(sweep.probe, (ProbeConfig{true, "heldout", 40, 2, 8, 0, 2, true, true}));
 
   const auto& t = sweep.training;
-  EXPECT_EQ(sweep.lr.fixed, 3e-3);
+  EXPECT_EQ(sweep.lr.fixed, 3e-2);
   EXPECT_TRUE(sweep.lr.anchors.empty());
   EXPECT_EQ(t.beta1, 0.9);
   EXPECT_EQ(t.beta2, 0.95);
   EXPECT_EQ(t.eps, 1e-8);
-  EXPECT_EQ(t.weight_decay, 0.1);
+  EXPECT_EQ(t.weight_decay, 0.0);
   EXPECT_EQ(t.warmup_fraction, 0.05);
   EXPECT_EQ(t.schedule, LrSchedule::constant);
   EXPECT_EQ(t.min_lr_fraction, 0.1);
-  EXPECT_EQ(t.batch_tokens, 1024);
+  EXPECT_EQ(t.batch_tokens, 512);
   EXPECT_EQ(t.grad_clip, 1.0);
   EXPECT_EQ(t.precision, Precision::fp32);
   EXPECT_EQ(t.backend, Backend::cpu);
 
-  EXPECT_EQ(sweep.budgets, (std::vector<int64_t>{1'024'000}));  // full = 4 x 128K x 2
+  EXPECT_EQ(sweep.budgets, (std::vector<int64_t>{1'280'000}));  // full = 4 x 32K x 10
   ASSERT_EQ(sweep.mitigations.size(), 2u);
   EXPECT_EQ(sweep.mitigations[0], (Mitigation{"none", {}}));
   EXPECT_EQ(sweep.mitigations[1].name, "sp");
   EXPECT_EQ(std::get<double>(param(sweep.mitigations[1], "shrink_perturb", "shrink")), 0.999);
   EXPECT_EQ(std::get<std::vector<std::string>>(param(sweep.mitigations[1], "shrink_perturb", "groups")),
             std::vector<std::string>{"all"});  // default filled in
-  EXPECT_EQ(sweep.seeds, (std::vector<uint64_t>{0}));
+  EXPECT_EQ(sweep.seeds, (std::vector<uint64_t>{0, 1}));
 
-  EXPECT_EQ(sweep.diagnostics, (DiagnosticsConfig{128'000, 0.01, 16, 64, 0.9, 0.1, 8}));
+  EXPECT_EQ(sweep.diagnostics, (DiagnosticsConfig{128'000, 0.01, 8, 32, 0.9, 0.1, 8}));
   EXPECT_EQ(sweep.checkpoint_every_tokens, 256'000);
   ASSERT_EQ(sweep.exclude.size(), 1u);
-  EXPECT_EQ(sweep.exclude[0].size, "small");
+  EXPECT_FALSE(sweep.exclude[0].size.has_value());
   EXPECT_EQ(sweep.exclude[0].mitigation, "sp");
-  EXPECT_FALSE(sweep.exclude[0].seed.has_value());
+  EXPECT_EQ(sweep.exclude[0].seed, 1u);
   ASSERT_EQ(sweep.include.size(), 1u);
-  EXPECT_EQ(sweep.include[0].budget, 512'000);
-  EXPECT_EQ(sweep.include[0].seed, 1u);
+  EXPECT_EQ(sweep.include[0].budget, 768'000);
+  EXPECT_EQ(sweep.include[0].seed, 2u);
   EXPECT_EQ(sweep.output_study, (std::filesystem::path(PLASCALE_SOURCE_DIR) / "sweeps/examples/studies/example").string());
 }
 
@@ -82,7 +82,7 @@ TEST(ParseSweep, BuiltInDefaultIsTheExampleFile) {
   EXPECT_EQ(std::string(default_sweep_yaml()), read_text(example_path("example.yaml")));
   Sweep sweep = load_default_sweep();
   EXPECT_EQ(sweep.file, kDefaultSweepName);
-  EXPECT_EQ(expand_sweep(sweep).size(), 4u);
+  EXPECT_EQ(expand_sweep(sweep).size(), 7u);
 }
 
 TEST(ParseSweep, ZyphraLadderDerivesHeadsAndThePowerLawLr) {

@@ -62,7 +62,7 @@ resources: {gpus: 1, cpus: 3, time_limit: "1-02:03:04"}
 
 TEST(RunSpecYaml, EditedContentWithAStaleIdIsRejected) {
   RunSpec run = expand_sweep(load_default_sweep())[0];
-  std::string yaml = replaced(runspec_to_yaml(run), "steps: 20", "steps: 21");
+  std::string yaml = replaced(runspec_to_yaml(run), "steps: 40", "steps: 41");
   try {
     parse_runspec(yaml, "run.yaml");
     FAIL() << "expected an id mismatch";
@@ -73,7 +73,7 @@ TEST(RunSpecYaml, EditedContentWithAStaleIdIsRejected) {
   // Without an id line the edited spec is accepted and gets its new id.
   std::string without_id = replaced(yaml, "id: \"" + run.id + "\"\n", "");
   RunSpec edited = parse_runspec(without_id, "run.yaml");
-  EXPECT_EQ(edited.probe.steps, 21);
+  EXPECT_EQ(edited.probe.steps, 41);
   EXPECT_NE(edited.id, run.id);
 }
 
@@ -83,14 +83,14 @@ TEST(RunSpecYaml, ErrorsHavePositionsLikeSweeps) {
   yaml = replaced(yaml, "id: \"" + run.id + "\"\n", "");
   yaml = replaced(yaml, "heads: 2", "heads: 3");
   yaml = replaced(yaml, "seed: 0\n", "seed: zero\n");
-  yaml = replaced(yaml, "  lr: 0.003", "  learning_rate: 0.003");
+  yaml = replaced(yaml, "  lr: 0.03", "  learning_rate: 0.03");
   try {
     parse_runspec(yaml, "run.yaml");
     FAIL();
   } catch (const SpecError& error) {
     const auto& errors = error.errors();
     ASSERT_EQ(errors.size(), 4u) << error.what();
-    EXPECT_EQ(errors[0], "run.yaml:3:8: heads = 3 does not divide d_model = 64; allowed: heads such that d_model / heads is a whole head dimension");
+    EXPECT_EQ(errors[0], "run.yaml:3:8: heads = 3 does not divide d_model = 32; allowed: heads such that d_model / heads is a whole head dimension");
     EXPECT_NE(errors[1].find(": seed: expected an integer"), std::string::npos) << errors[1];
     // Both at the training map (line 19), in the order found.
     EXPECT_EQ(errors[2].rfind("run.yaml:19:3: training: unknown key \"learning_rate\"", 0), 0u) << errors[2];
