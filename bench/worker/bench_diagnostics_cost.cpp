@@ -1,11 +1,12 @@
-// Cost of the measurements at the example sweep's default cadence, as a fraction of the
+// Cost of the measurements at a typical cadence, as a fraction of the
 // training time of the same run: diagnostics (trajectory rows: validation loss per source,
 // parameter statistics, the capture pass for dormant units, attention entropy and
 // effective rank), probes (copies trained on the probe source, and the scratch baseline)
 // and checkpoints. The peer is the run's own training steps, timed in the same process by
 // the trainer (TrainResult's per-activity seconds); medians over repeats.
 //
-// The run is the example sweep's first run (size "tiny", no mitigation), its budget cut to
+// The run is bench/worker/cost-model.yaml's (the example sweep's "tiny" run as first
+// measured: a diagnostics row every 128K tokens, a probe after every task), its budget cut to
 // --tokens (default two tasks) so the cadence is unchanged. The full run's fractions are
 // projected from the measured per-step, per-row and per-probe medians and the full run's
 // counts of steps, rows and probes.
@@ -36,7 +37,7 @@ struct Costs {
 };
 
 int run(int repeats, int threads, int64_t tokens) {
-  std::vector<RunSpec> runs = expand_sweep(load_default_sweep());
+  std::vector<RunSpec> runs = expand_sweep(load_sweep(PLASCALE_SOURCE_DIR "/bench/worker/cost-model.yaml"));
   auto baseline = std::find_if(runs.begin(), runs.end(), [](const RunSpec& run) {
     return run.mitigation.strategies.empty();
   });
@@ -80,7 +81,7 @@ int run(int repeats, int threads, int64_t tokens) {
                               (full.probe.scratch_baseline ? 1 : 0);
   const double full_train = median(step) * static_cast<double>(full_steps);
 
-  fmt::print("\nmachine: {}, {} threads; example run '{}' ({} layers, d_model {}, context {}, batch {} tokens)\n",
+  fmt::print("\nmachine: {}, {} threads; run '{}' ({} layers, d_model {}, context {}, batch {} tokens)\n",
              cpu_model(), threads == 0 ? std::string("all") : std::to_string(threads), full.model.size_name,
              full.model.layers, full.model.d_model, full.model.context, full.training.batch_tokens);
   fmt::print("medians of {} repeats of a {}-token run ({} steps, {} rows, {} probes of {} steps):\n", repeats,
@@ -106,13 +107,13 @@ int run(int repeats, int threads, int64_t tokens) {
 }  // namespace plascale
 
 int main(int argc, char** argv) {
-  CLI::App app{"Cost of diagnostics, probes and checkpoints relative to training (example sweep's tiny run)"};
+  CLI::App app{"Cost of diagnostics, probes and checkpoints relative to training (bench/worker/cost-model.yaml)"};
   int repeats = 3;
   int threads = 1;
   int64_t tokens = 256000;
   app.add_option("--repeats", repeats, "Runs to take medians over")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--threads", threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--tokens", tokens, "Training tokens per run (the cadence stays the example's)")
+  app.add_option("--tokens", tokens, "Training tokens per run (the cadence stays the sweep's)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -5,8 +5,8 @@
 // Strategies with a period are timed with period 1, so the number is the cost of one
 // application; divide by the period for the per-step average.
 //
-// The model and batch are the default example sweep's first size ("tiny": 2 layers,
-// d_model 64, context 64, vocab 256, 1024 tokens per step). Medians over every step of
+// The model and batch are those of bench/worker/cost-model.yaml (the example sweep's "tiny"
+// run as first measured: 2 layers, d_model 64, context 64, vocab 256, 1024 tokens per step). Medians over every step of
 // every repeat; strategies are interleaved within each repeat so machine load drifts
 // affect them alike. The step (train_step: the training pass with noise and activity sums,
 // the L2-Init gradient, AdamW) and the after-step edits (resets, shrink-perturb, limits)
@@ -62,7 +62,7 @@ int run(int repeats, int steps, int threads) {
       {"continual_backprop (mlp + heads)",
        "{continual_backprop: {replacement_rate: 1e-2, maturity: 0, units: [mlp, heads]}}"},
   };
-  const RunSpec base = expand_sweep(load_default_sweep()).front();
+  const RunSpec base = expand_sweep(load_sweep(PLASCALE_SOURCE_DIR "/bench/worker/cost-model.yaml")).front();
   BackendOptions backend_options;
   backend_options.threads = threads;
   auto model = make_backend(base.model, backend_options);
