@@ -58,7 +58,7 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
   std::filesystem::rename(temporary, path);
 }
 
-std::string utc_now() {
+std::string utc_now_millis() {  // events need finer order than study timestamps
   const auto now = std::chrono::system_clock::now();
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   const std::time_t seconds = static_cast<std::time_t>(millis / 1000);
@@ -159,7 +159,7 @@ void StudyBook::append_event(const std::string& json) {
 }
 
 void StudyBook::note(const std::string& event, const std::string& json_fields) {
-  append_event(fmt::format("{{\"utc\": \"{}\", \"event\": {}{}{}}}", utc_now(), double_quoted(event),
+  append_event(fmt::format("{{\"utc\": \"{}\", \"event\": {}{}{}}}", utc_now_millis(), double_quoted(event),
                            json_fields.empty() ? "" : ", ", json_fields));
 }
 

@@ -3,7 +3,6 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -76,15 +75,6 @@ void append_job(const fs::path& study_dir, const JobRecord& job) {
   out << job.job_id << '\t' << job.kind << '\t' << job.submitted_utc << '\t' << job.resubmit_index << '\n';
   out.flush();
   if (!out) throw std::runtime_error("cannot append to " + path.string());
-}
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
 }
 
 int resubmissions(const std::vector<JobRecord>& jobs) {

@@ -30,7 +30,6 @@ std::filesystem::path jobs_file(const std::filesystem::path& study_dir);
 std::vector<JobRecord> read_jobs(const std::filesystem::path& study_dir);
 // Appends one line (creating STUDY/slurm/ and the header line when needed).
 void append_job(const std::filesystem::path& study_dir, const JobRecord& job);
-std::string utc_now();  // for JobRecord::submitted_utc
 
 // Highest resubmit index among the sweep jobs: how often the sweep resubmitted itself.
 int resubmissions(const std::vector<JobRecord>& jobs);

@@ -2,25 +2,16 @@
 
 #include <fmt/core.h>
 
-#include <ctime>
 #include <stdexcept>
 
 #include "storage/hdf5.h"
 #include "storage/schema.h"
 #include "sweeps/errors.h"
+#include "sweeps/format.h"
 
 namespace plascale {
 
 namespace {
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
 
 void check_run_id(const std::string& run_id) {
   if (run_id.empty() || run_id == "." || run_id == ".." || run_id.find('/') != std::string::npos)

@@ -25,4 +25,8 @@ std::string format_token_count(int64_t tokens);
 // 64-bit FNV-1a hash: run ids and sweep hashes. Fixed forever: ids are stored in studies.
 uint64_t fnv1a64(std::string_view bytes);
 
+// The current time in ISO 8601 UTC to the second, e.g. "2026-11-23T04:00:00Z" (study
+// creation, Slurm job records).
+std::string utc_now();
+
 }  // namespace plascale

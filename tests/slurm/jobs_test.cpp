@@ -8,6 +8,7 @@
 #include "slurm_test_util.h"
 #include "sweeps/errors.h"
 #include "sweeps/expand.h"
+#include "sweeps/format.h"
 #include "sweeps/sweep.h"
 #include "tiny_sweep.h"
 
